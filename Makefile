@@ -1,0 +1,70 @@
+# biostar.hardening developer entry points. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= $(CURDIR)/.venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements-dev.txt | cut -c1-12)
+export CONTAINERS_CONF ?= $(CURDIR)/tests/containers/containers.conf
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_FORCE_COLOR := 0
+KEEP ?= 0
+
+.PHONY: help venv system-deps images lint sanity units molecule test demo bench docs build changelog clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP) ## create .venv with the pinned dev dependencies
+
+system-deps: ## install podman, runc and debootstrap (apt)
+	bash scripts/install-system-deps.sh
+
+images: system-deps ## build the local container images (cached)
+	bash tests/containers/build-images.sh
+
+lint: venv ## ruff, ansible-lint, README drift, changelog fragments
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/readme_sections.py --check
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
+
+sanity: venv ## ansible-test sanity on a copy of the collection
+	bash scripts/sanity.sh
+
+units: venv ## pytest unit tests
+	$(BIN)/pytest tests/unit
+
+molecule: venv images ## every Linux molecule scenario, with real containers
+	bash extensions/molecule/run-scenarios.sh
+
+test: lint sanity units molecule ## everything CI runs
+	@echo "make test: all checks passed"
+
+demo: venv images ## a small BioStar site in containers: server mode, then direct mode
+	KEEP=$(KEEP) bash scripts/demo.sh
+
+bench: venv images ## fleet converge timings against per-port loops (prints a table)
+	bash benchmarks/run.sh
+
+docs: venv ## regenerate the README sections built from data
+	$(BIN)/python scripts/readme_sections.py
+
+build: venv ## build the collection tarball into build/
+	mkdir -p build
+	$(BIN)/ansible-galaxy collection build --force --output-path build .
+
+changelog: venv ## render CHANGELOG.rst from the fragments
+	$(BIN)/antsibull-changelog release
+
+clean: ## remove build output (keeps .venv and images)
+	rm -rf build tests/output .pytest_cache .ruff_cache

@@ -1,0 +1,199 @@
+# Copyright: (c) 2026, biostar.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The firewall-neutral rule model shared by the lookup and every reconciler.
+
+A ``Rule`` is one allowed flow: protocol, a port or port range, a direction seen from
+the managed host, and the peers (CIDRs) it is limited to. Empty peers mean any address
+of both families. Nothing here knows about BioStar or about a particular firewall.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Iterable, List, Mapping, Sequence, Tuple
+
+PROTOCOLS = ("tcp", "udp")
+DIRECTIONS = ("inbound", "outbound")
+FAMILIES = ("ipv4", "ipv6")
+PORT_MIN = 1
+PORT_MAX = 65535
+
+
+class RuleError(ValueError):
+    """Invalid rule input. The message names the field, the bad value and what is valid."""
+
+
+def invalid(argument: str, value: Any, valid: str) -> RuleError:
+    return RuleError("%s: invalid value %r; valid values: %s" % (argument, value, valid))
+
+
+def parse_port(value: Any, argument: str = "port") -> Tuple[int, int]:
+    """Return (low, high) for an int, a digit string or a 'low-high' range."""
+    valid = "an integer %d-%d or a range 'low-high'" % (PORT_MIN, PORT_MAX)
+    if isinstance(value, bool):
+        raise invalid(argument, value, valid)
+    if isinstance(value, int):
+        low = high = value
+    elif isinstance(value, str):
+        text = value.strip()
+        low_text, sep, high_text = text.partition("-")
+        if not low_text.isdigit() or (sep and not high_text.isdigit()):
+            raise invalid(argument, value, valid)
+        low = int(low_text)
+        high = int(high_text) if sep else low
+    else:
+        raise invalid(argument, value, valid)
+    if not (PORT_MIN <= low <= PORT_MAX and PORT_MIN <= high <= PORT_MAX):
+        raise invalid(argument, value, valid)
+    if low > high:
+        raise RuleError("%s: invalid range %r; the low port must not exceed the high port" % (argument, value))
+    return low, high
+
+
+def format_port(low: int, high: int) -> Any:
+    return low if low == high else "%d-%d" % (low, high)
+
+
+def parse_peers(value: Any, argument: str = "peers") -> Tuple[str, ...]:
+    """Normalise a list of addresses/CIDRs to sorted, unique network strings."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise invalid(argument, value, "a list of IPv4/IPv6 addresses or CIDRs")
+    networks = set()
+    for item in value:
+        text = str(item).strip()
+        try:
+            network = ipaddress.ip_network(text, strict=True)
+        except ValueError:
+            try:
+                loose = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise invalid(
+                    argument, item, "IPv4/IPv6 addresses or CIDRs such as 10.0.0.0/24 or 2001:db8::/64"
+                ) from None
+            raise RuleError(
+                "%s: invalid value %r; it has host bits set, did you mean %s?" % (argument, item, loose.with_prefixlen)
+            ) from None
+        networks.add(network)
+    return tuple(n.with_prefixlen for n in sorted(networks, key=lambda n: (n.version, n)))
+
+
+def peer_family(peer: str) -> str:
+    return "ipv4" if ipaddress.ip_network(peer).version == 4 else "ipv6"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One owned allow rule. Equality and hashing ignore ``purpose``: it is a label."""
+
+    protocol: str
+    port_low: int
+    port_high: int
+    direction: str
+    peers: Tuple[str, ...] = ()
+    purpose: str = field(default="", compare=False)
+
+    @property
+    def port(self) -> Any:
+        return format_port(self.port_low, self.port_high)
+
+    def families(self) -> List[str]:
+        """The address families this rule applies to (empty peers: both)."""
+        if not self.peers:
+            return list(FAMILIES)
+        present = {peer_family(p) for p in self.peers}
+        return [f for f in FAMILIES if f in present]
+
+    def peers_for(self, family: str) -> Tuple[str, ...]:
+        """Peers of one family; empty means 'any address' for that family."""
+        return tuple(p for p in self.peers if peer_family(p) == family)
+
+    def sort_key(self) -> Tuple[Any, ...]:
+        return (DIRECTIONS.index(self.direction), self.protocol, self.port_low, self.port_high, self.peers)
+
+    def describe(self) -> str:
+        arrow = "from" if self.direction == "inbound" else "to"
+        where = ", ".join(self.peers) if self.peers else "any"
+        return "%s %s/%s %s %s" % (self.direction, self.protocol, self.port, arrow, where)
+
+    def to_dict(self) -> dict:
+        result = {
+            "protocol": self.protocol,
+            "port": self.port,
+            "direction": self.direction,
+            "peers": list(self.peers),
+        }
+        if self.purpose:
+            result["purpose"] = self.purpose
+        return result
+
+
+def rule_from_dict(data: Mapping[str, Any], where: str = "rules[0]") -> Rule:
+    """Validate one rule dict (the shape the port_matrix lookup returns)."""
+    if not isinstance(data, Mapping):
+        raise invalid(where, data, "a dict with protocol, port, direction and peers")
+    protocol = str(data.get("protocol", "")).lower()
+    if protocol not in PROTOCOLS:
+        raise invalid("%s.protocol" % where, data.get("protocol"), ", ".join(PROTOCOLS))
+    if "port" not in data:
+        raise RuleError(
+            "%s.port: missing; valid values: an integer %d-%d or a range 'low-high'" % (where, PORT_MIN, PORT_MAX)
+        )
+    low, high = parse_port(data["port"], "%s.port" % where)
+    direction = data.get("direction", "inbound")
+    if direction not in DIRECTIONS:
+        raise invalid("%s.direction" % where, direction, ", ".join(DIRECTIONS))
+    peers = parse_peers(data.get("peers"), "%s.peers" % where)
+    return Rule(protocol, low, high, direction, peers, str(data.get("purpose") or ""))
+
+
+def rules_from_dicts(items: Iterable[Mapping[str, Any]], argument: str = "rules") -> List[Rule]:
+    """Validate a list of rule dicts; duplicates collapse into one rule."""
+    if items is None:
+        return []
+    if isinstance(items, (str, Mapping)):
+        raise invalid(argument, items, "a list of rule dicts")
+    seen = {}
+    for index, item in enumerate(items):
+        rule = rule_from_dict(item, "%s[%d]" % (argument, index))
+        seen.setdefault(rule, rule)
+    return sort_rules(seen.values())
+
+
+def sort_rules(rules: Iterable[Rule]) -> List[Rule]:
+    return sorted(rules, key=Rule.sort_key)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What reconciling the owned rules would do."""
+
+    add: Tuple[Rule, ...]
+    remove: Tuple[Rule, ...]
+    keep: Tuple[Rule, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.add or self.remove)
+
+    @property
+    def result(self) -> List[Rule]:
+        return sort_rules(self.keep + self.add)
+
+
+def diff(current: Iterable[Rule], desired: Iterable[Rule]) -> Plan:
+    """Compare the owned rules found on the host with the desired ones."""
+    current_set = set(current)
+    desired_set = set(desired)
+    return Plan(
+        add=tuple(sort_rules(desired_set - current_set)),
+        remove=tuple(sort_rules(current_set - desired_set)),
+        keep=tuple(sort_rules(desired_set & current_set)),
+    )
+
+
+def render(rules: Sequence[Rule]) -> str:
+    """A readable listing for --diff: one rule a line."""
+    return "".join(rule.describe() + "\n" for rule in sort_rules(rules))
