@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests and the demo need: podman with runc (crun does
 # not work on these machines), debootstrap for the local images. Idempotent and quiet
-# when everything is already there.
+# when everything is already there. shellcheck serves ansible-test's shellcheck sanity test.
 set -euo pipefail
-needed=(podman runc debootstrap)
+needed=(podman runc debootstrap shellcheck)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -73,6 +73,15 @@ options:
     type: str
     default: all
     choices: [inbound, outbound, all]
+  variable_names:
+    description:
+      - The names to use for this lookup's options in error messages, for callers that expose
+        the options as variables of their own. The role C(biostar.hardening.firewall) maps
+        V(extra_rules) to V(biostar_extra_rules), so an error about a bad port starts with
+        C(biostar_extra_rules[0].port) rather than C(extra_rules[0].port).
+      - Keys are option names of this lookup; unknown keys are an error.
+    type: dict
+    default: {}
 notes:
   - The BioStar 1 facts and their sources are listed in the collection README's port matrix,
     which is generated from the same data as this lookup.
@@ -138,26 +147,37 @@ from ansible_collections.biostar.hardening.plugins.module_utils.port_matrix impo
 OPTION_NAMES = ("mode", "host_role", "version", "peers", "port_overrides", "extra_rules", "direction")
 
 
-def _raise_clear(error, kwargs):
-    """Ansible's own choices check names neither the valid values nor the fix; ours does."""
+def _select_or_raise(options, variable_names):
     try:
-        select(
-            kwargs.get("mode"), kwargs.get("host_role"), **{k: v for k, v in kwargs.items() if k in OPTION_NAMES[2:]}
+        return select(
+            options.get("mode"), options.get("host_role"), **{n: options[n] for n in OPTION_NAMES[2:] if n in options}
         )
-    except ValueError as clear:
-        raise AnsibleError("biostar.hardening.port_matrix: %s" % clear) from None
-    raise error
+    except ValueError as error:
+        raise AnsibleError(_in_callers_terms(str(error), variable_names)) from None
+
+
+def _in_callers_terms(message, variable_names):
+    """Name the caller's variable where the message names one of our options."""
+    for option in sorted(variable_names, key=len, reverse=True):
+        if message.startswith(option) and message[len(option) : len(option) + 1] in (":", ".", "[", " "):
+            return str(variable_names[option]) + message[len(option) :]
+    return "biostar.hardening.port_matrix: " + message
 
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
+        variable_names = kwargs.get("variable_names") or {}
+        if not isinstance(variable_names, dict) or set(variable_names) - set(OPTION_NAMES):
+            raise AnsibleError(
+                "biostar.hardening.port_matrix: variable_names: invalid value %r; valid keys: %s"
+                % (variable_names, ", ".join(OPTION_NAMES))
+            )
         try:
             self.set_options(var_options=variables, direct=kwargs)
         except AnsibleError as error:
-            _raise_clear(error, kwargs)
-        try:
-            rules = select(**{name: self.get_option(name) for name in OPTION_NAMES})
-        except ValueError as error:
-            raise AnsibleError("biostar.hardening.port_matrix: %s" % error) from None
+            # Ansible's own choices check names neither the valid values nor the fix; ours does.
+            _select_or_raise(kwargs, variable_names)
+            raise error
+        options = {name: self.get_option(name) for name in OPTION_NAMES}
         # A lookup returns a list of results; the rule list is the one result.
-        return [rules]
+        return [_select_or_raise(options, variable_names)]

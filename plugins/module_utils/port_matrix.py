@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
     DIRECTIONS,
+    PORT_MAX,
+    PORT_MIN,
     PROTOCOLS,
     RuleError,
     format_port,
@@ -161,10 +163,11 @@ def resolve_ports(matrix: Matrix, overrides: Optional[Mapping[str, Any]]) -> Dic
     for key, value in overrides.items():
         if key not in ports:
             raise invalid("port_overrides", key, ", ".join(sorted(ports)))
-        low, high = parse_port(value, "port_overrides.%s" % key)
-        if low != high:
-            raise invalid("port_overrides.%s" % key, value, "a single port 1-65535")
-        ports[key] = low
+        argument = "port_overrides.%s" % key
+        digits = isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+        if isinstance(value, bool) or not digits or not PORT_MIN <= int(value) <= PORT_MAX:
+            raise invalid(argument, value, "a single port %d-%d" % (PORT_MIN, PORT_MAX))
+        ports[key] = int(value)
     return ports
 
 

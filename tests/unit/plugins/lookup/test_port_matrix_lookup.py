@@ -65,3 +65,27 @@ def test_bad_input_raises_ansible_error_with_a_clear_message(lookup, kwargs, par
     assert message.startswith("biostar.hardening.port_matrix: ")
     for part in parts:
         assert part in message
+
+
+def test_variable_names_put_errors_in_the_callers_terms(lookup):
+    with pytest.raises(AnsibleError) as error:
+        lookup.run(
+            [],
+            variables={},
+            mode="server",
+            host_role="server",
+            extra_rules=[{"protocol": "tcp", "port": 70000}],
+            variable_names={"extra_rules": "biostar_extra_rules", "mode": "biostar_mode"},
+        )
+    assert str(error.value).startswith("biostar_extra_rules[0].port: invalid value 70000; valid values:")
+
+
+def test_variable_names_also_apply_to_ansibles_own_choice_errors(lookup):
+    with pytest.raises(AnsibleError) as error:
+        lookup.run([], variables={}, mode="servr", host_role="server", variable_names={"mode": "biostar_mode"})
+    assert str(error.value) == "biostar_mode: invalid value 'servr'; valid values: server, direct"
+
+
+def test_unknown_variable_names_key_is_an_error(lookup):
+    with pytest.raises(AnsibleError, match=r"variable_names: invalid value .*valid keys: mode, host_role"):
+        lookup.run([], variables={}, mode="server", host_role="server", variable_names={"modes": "x"})
