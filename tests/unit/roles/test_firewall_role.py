@@ -1,0 +1,220 @@
+"""The firewall role refuses bad input on the controller, before the host is touched.
+
+One ansible-playbook run (in check mode) applies the role to one inventory host per case.
+Every host connects locally but with a Python interpreter that does not exist, so any
+module executed on a host would fail with an interpreter error: a host that fails with
+the validation message below has run nothing on the host before it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from typing import Dict, Tuple
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+NO_PYTHON = "/nonexistent/biostar-role-test/python3"
+
+# host: (variables, substrings the failure message must contain)
+BAD_INPUT: Dict[str, Tuple[dict, Tuple[str, ...]]] = {
+    "bad_mode": (
+        {"biostar_mode": "standalone"},
+        ("value of biostar_mode must be one of: server, direct, got: standalone",),
+    ),
+    "bad_host_role": (
+        {"biostar_host_role": "device"},
+        ("value of biostar_host_role must be one of: server, client, got: device",),
+    ),
+    "missing_host_role": (
+        {"biostar_host_role": None},
+        ("missing required arguments: biostar_host_role",),
+    ),
+    "bad_cidr": (
+        {"biostar_allowed_sources": ["10.0.0.0/24", "10.0.0.300/24"]},
+        ("biostar_allowed_sources: invalid value '10.0.0.300/24'", "valid values: IPv4/IPv6 addresses or CIDRs"),
+    ),
+    "cidr_host_bits": (
+        {"biostar_allowed_sources": ["10.0.0.1/24"]},
+        ("biostar_allowed_sources: invalid value '10.0.0.1/24'", "did you mean 10.0.0.0/24"),
+    ),
+    "bad_backend": (
+        {"biostar_firewall_backend": "pf"},
+        ("value of biostar_firewall_backend must be one of: auto, nftables, iptables, ufw, firewalld, got: pf",),
+    ),
+    "bad_state": (
+        {"biostar_firewall_state": "gone"},
+        ("value of biostar_firewall_state must be one of: present, absent, got: gone",),
+    ),
+    "extra_rule_port_70000": (
+        {"biostar_extra_rules": [{"protocol": "tcp", "port": 70000}]},
+        ("biostar_extra_rules[0].port: invalid value 70000", "valid values: an integer 1-65535 or a range 'low-high'"),
+    ),
+    "extra_rule_bad_peer": (
+        {"biostar_extra_rules": [{"protocol": "udp", "port": 9, "peers": ["not-a-network"]}]},
+        ("biostar_extra_rules[0].peers: invalid value 'not-a-network'", "valid values: IPv4/IPv6 addresses or CIDRs"),
+    ),
+    "extra_rule_bad_protocol": (
+        {"biostar_extra_rules": [{"protocol": "sctp", "port": 9}]},
+        ("value of protocol must be one of: tcp, udp, got: sctp found in biostar_extra_rules",),
+    ),
+    "override_unknown_key": (
+        {"biostar_port_overrides": {"web_port": 80}},
+        (
+            "biostar_port_overrides.web_port",
+            "Supported parameters include: bioentry_device_port, biostation_device_port, device_udp_port, server_port",
+        ),
+    ),
+    # A connection without a port to keep: refused on the controller, no container is asked.
+    "baseline_without_management_port": (
+        {
+            "biostar_firewall_baseline": True,
+            "ansible_connection": "containers.podman.podman",
+            "ansible_host": "biostar-role-test-no-such-container",
+        },
+        ("biostar_firewall_management_ports: no port known", "Set biostar_firewall_management_ports"),
+    ),
+    "override_port_70000": (
+        {"biostar_port_overrides": {"server_port": 70000}},
+        ("biostar_port_overrides.server_port: invalid value 70000",),
+    ),
+}
+
+# Valid input: these hosts get past validation and fail only at the module call, for
+# want of a Python (Linux) or of PowerShell (Windows), which shows the dispatch.
+VALID = {
+    "linux_direct_1": ({"biostar_mode": "direct"}, "Reconcile the owned BioStar rules on Linux"),
+    "linux_direct_2": (
+        {"biostar_mode": "direct", "biostar_host_role": "client"},
+        "Reconcile the owned BioStar rules on Linux",
+    ),
+    "windows_direct": (
+        {"biostar_mode": "direct", "ansible_shell_type": "powershell"},
+        "Reconcile the owned BioStar rules on Windows",
+    ),
+}
+
+FATAL = re.compile(r"^fatal: \[([^\]]+)\]: FAILED! => (\{.*\})$")
+TASK = re.compile(r"^TASK \[(?:[^:\]]+ : )?(.*)\] \**$")
+
+
+def _collections_root() -> str:
+    for path in sys.path:
+        if os.path.isdir(os.path.join(path, "ansible_collections", "biostar", "hardening", "roles")):
+            return path
+    raise AssertionError("tests/conftest.py must make biostar.hardening importable")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("role")
+    hosts = {}
+    for name, (variables, _expected) in BAD_INPUT.items():
+        hosts[name] = {k: v for k, v in variables.items() if v is not None}
+    for name, (variables, _task) in VALID.items():
+        hosts[name] = dict(variables)
+    inventory = {
+        "all": {
+            "vars": {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": NO_PYTHON,
+                "biostar_host_role": "server",
+            },
+            "hosts": hosts,
+        }
+    }
+    # missing_host_role must not inherit the group default.
+    inventory["all"]["vars"].pop("biostar_host_role")
+    for name, host_vars in hosts.items():
+        if name != "missing_host_role":
+            host_vars.setdefault("biostar_host_role", "server")
+    (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (tmp / "play.yml").write_text(
+        yaml.safe_dump([{"hosts": "all", "gather_facts": False, "roles": ["biostar.hardening.firewall"]}])
+    )
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=_collections_root(),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+        ANSIBLE_CALLBACK_FORMAT_PRETTY="false",
+        ANSIBLE_LOCAL_TEMP=str(tmp / "local-tmp"),
+        ANSIBLE_REMOTE_TEMP=str(tmp / "remote-tmp"),
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+    )
+    completed = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", str(tmp / "inventory.yml"), str(tmp / "play.yml"), "--check", "--diff"],
+        cwd=str(tmp),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    failures: Dict[str, Tuple[str, dict]] = {}
+    task = ""
+    for line in completed.stdout.splitlines():
+        banner = TASK.match(line)
+        if banner:
+            task = banner.group(1)
+            continue
+        fatal = FATAL.match(line)
+        if fatal:
+            # The last failure of a host is the one that stopped it.
+            failures[fatal.group(1)] = (task, json.loads(fatal.group(2)))
+    return output, failures
+
+
+@pytest.mark.parametrize("host", sorted(BAD_INPUT))
+def test_bad_input_fails_naming_variable_value_and_valid_values(run, host):
+    output, failures = run
+    assert host in failures, "%s did not fail:\n%s" % (host, output[-3000:])
+    task, result = failures[host]
+    for expected in BAD_INPUT[host][1]:
+        assert expected in result["msg"], "%s: %r not in %r" % (host, expected, result["msg"])
+    assert NO_PYTHON not in json.dumps(result), "a module ran on the host before validation failed"
+    assert not task.startswith("Reconcile"), "%s failed at the module call (%s), not in validation" % (host, task)
+
+
+def test_lookup_option_names_are_mapped_to_role_variables(run):
+    _output, failures = run
+    expected = {
+        "bad_cidr": "biostar_allowed_sources: invalid value",
+        "extra_rule_port_70000": "biostar_extra_rules[0].port: invalid value 70000",
+        "override_port_70000": "biostar_port_overrides.server_port: invalid value 70000",
+    }
+    for host, start in expected.items():
+        task, result = failures[host]
+        assert task == "Compute the BioStar rules with the port matrix (controller only)"
+        assert start in result["msg"], result["msg"]
+        # The lookup's own option names never reach the user.
+        for option in ("'extra_rules", ": extra_rules", ": peers", ": port_overrides"):
+            assert option not in result["msg"], result["msg"]
+
+
+@pytest.mark.parametrize("host", sorted(VALID))
+def test_valid_input_reaches_the_one_module_call_for_its_platform(run, host):
+    output, failures = run
+    assert host in failures, "%s should fail only for want of an interpreter:\n%s" % (host, output[-3000:])
+    task, result = failures[host]
+    assert task.startswith(VALID[host][1]), task
+    if host.startswith("linux"):
+        assert NO_PYTHON in result["msg"], result
+    else:
+        # The action plugin accepted the arguments and handed the module to the shell.
+        assert "module_stderr" in result and "Unsupported parameters" not in result["msg"], result
+
+
+def test_direct_mode_warning_is_shown_once_for_many_hosts(run):
+    output, _failures = run
+    warnings = [line for line in output.splitlines() if line.startswith("[WARNING]: biostar_mode is 'direct'")]
+    assert len(warnings) == 1, output
+    assert "temporary use" in warnings[0]

@@ -1,0 +1,88 @@
+"""playbooks/site.yml: the host role comes from the group, and a host in both groups is refused.
+
+Runs `ansible-playbook biostar.hardening.site --check` against local hosts whose Python
+does not exist, so nothing runs on this machine; the demo's recording callback reports
+the context fact the role computed for each host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+NO_PYTHON = "/nonexistent/biostar-site-test/python3"
+
+
+def _collections_root() -> str:
+    for path in sys.path:
+        if os.path.isdir(os.path.join(path, "ansible_collections", "biostar", "hardening", "playbooks")):
+            return path
+    raise AssertionError("tests/conftest.py must make biostar.hardening importable")
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("site")
+    inventory = {
+        "all": {
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": NO_PYTHON},
+            "children": {
+                "biostar_servers": {"hosts": {"srv1": {}, "both1": {}}},
+                "biostar_clients": {"hosts": {"ws1": {}, "both1": {}}},
+            },
+        }
+    }
+    (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=_collections_root(),
+        ANSIBLE_CALLBACK_PLUGINS=os.path.join(REPO, "scripts", "demo", "callback"),
+        ANSIBLE_CALLBACKS_ENABLED="biostar_demo_record",
+        BIOSTAR_DEMO_RECORD=str(tmp / "record.json"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCAL_TEMP=str(tmp / "local-tmp"),
+        ANSIBLE_REMOTE_TEMP=str(tmp / "remote-tmp"),
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+    )
+    completed = subprocess.run(
+        [
+            ANSIBLE_PLAYBOOK,
+            "-i",
+            str(tmp / "inventory.yml"),
+            "biostar.hardening.site",
+            "--check",
+        ],
+        cwd=str(tmp),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert (tmp / "record.json").exists(), completed.stdout + completed.stderr
+    return json.loads((tmp / "record.json").read_text()), completed.stdout
+
+
+def test_host_role_comes_from_the_group(record):
+    data, output = record
+    context = data["context"]
+    assert context["srv1"]["host_role"] == "server", output
+    assert context["ws1"]["host_role"] == "client"
+    assert {context[h]["platform"] for h in ("srv1", "ws1")} == {"linux"}
+    assert all(c["mode"] == "server" and c["direction"] == "inbound" for c in context.values())
+
+
+def test_a_host_in_both_groups_is_refused_before_the_role_runs(record):
+    data, output = record
+    assert "both1" not in data["context"], "the role must not run for a host in both groups"
+    assert "both1 is in both biostar_servers and biostar_clients; the role manages one host role per host" in output, (
+        output
+    )
+    assert data["stats"]["both1"]["failures"] == 1
