@@ -1,0 +1,108 @@
+# Copyright: (c) 2026, biostar.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which firewall backend to use on a host, and the registry of backends by name.
+
+With ``auto`` the first active one wins: firewalld running, ufw active, an nftables
+ruleset with a base chain on hook input, iptables filtering input. When nothing filters,
+the rules still go in (nftables if ``nft`` exists, else iptables) and the selection says
+so, because opening ports on a host that blocks nothing changes nothing today.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple, Type
+
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
+    Backend,
+    BackendError,
+    Detection,
+    Runner,
+)
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import IptablesBackend
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.nftables import NftablesBackend
+
+REGISTRY: Dict[str, Type[Backend]] = {"nftables": NftablesBackend, "iptables": IptablesBackend}
+MISSING: Dict[str, str] = {}
+
+try:
+    from ansible_collections.biostar.hardening.plugins.module_utils.backends.ufw import UfwBackend
+
+    REGISTRY["ufw"] = UfwBackend
+except ImportError as exc:  # pragma: no cover - only when the collection is incomplete
+    MISSING["ufw"] = str(exc)
+
+try:
+    from ansible_collections.biostar.hardening.plugins.module_utils.backends.firewalld import FirewalldBackend
+
+    REGISTRY["firewalld"] = FirewalldBackend
+except ImportError as exc:  # pragma: no cover - only when the collection is incomplete
+    MISSING["firewalld"] = str(exc)
+
+BACKENDS = ("nftables", "iptables", "ufw", "firewalld")
+AUTO_ORDER = ("firewalld", "ufw", "nftables", "iptables")
+FALLBACK_ORDER = ("nftables", "iptables")
+
+
+class DetectionError(Exception):
+    """No usable backend; the message names what was detected."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    backend: Type[Backend]
+    name: str
+    filtering: bool
+    detections: Tuple[Detection, ...]
+    warnings: Tuple[str, ...] = ()
+
+
+def detect_one(runner: Runner, name: str) -> Detection:
+    backend = REGISTRY.get(name)
+    if backend is None:
+        return Detection(name, False, False, "backend not available in this collection (%s)" % MISSING.get(name, "?"))
+    try:
+        return backend.detect(runner)
+    except BackendError as exc:
+        return Detection(name, False, False, ("%s: %s" % (exc, exc.stderr) if exc.stderr else str(exc)))
+
+
+def describe(detections: Tuple[Detection, ...]) -> str:
+    parts = []
+    for found in detections:
+        status = "active" if found.active else ("inactive" if found.available else "unusable")
+        parts.append("%s: %s (%s)" % (found.name, status, found.detail))
+    return "; ".join(parts)
+
+
+def select_backend(runner: Runner, requested: str = "auto") -> Selection:
+    if requested != "auto":
+        if requested not in BACKENDS:
+            raise DetectionError("backend: invalid value %r; valid values: auto, %s" % (requested, ", ".join(BACKENDS)))
+        found = detect_one(runner, requested)
+        if not found.available:
+            others = tuple(detect_one(runner, name) for name in AUTO_ORDER if name != requested)
+            raise DetectionError(
+                "backend %s is not usable on this host: %s. Detected: %s" % (requested, found.detail, describe(others))
+            )
+        warnings: Tuple[str, ...] = ()
+        if not found.active:
+            warnings = ("backend %s does not filter traffic here (%s)" % (requested, found.detail),)
+        return Selection(REGISTRY[requested], requested, found.active, (found,), warnings)
+
+    detections: List[Detection] = []
+    for name in AUTO_ORDER:
+        found = detect_one(runner, name)
+        detections.append(found)
+        if found.available and found.active:
+            return Selection(REGISTRY[name], name, True, tuple(detections))
+    usable: Optional[Detection] = next(
+        (d for name in FALLBACK_ORDER for d in detections if d.name == name and d.available), None
+    )
+    if usable is None:
+        raise DetectionError("no usable firewall backend on this host. Detected: %s" % describe(tuple(detections)))
+    warning = (
+        "no firewall filters traffic on this host (detected: %s); the owned rules go into %s and only "
+        "matter once something drops by default" % (describe(tuple(detections)), usable.name)
+    )
+    return Selection(REGISTRY[usable.name], usable.name, False, tuple(detections), (warning,))

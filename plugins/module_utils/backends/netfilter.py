@@ -1,0 +1,232 @@
+# Copyright: (c) 2026, biostar.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pieces the nftables and iptables backends share.
+
+Both keep the owned rules in owned chains and tag every rule with a comment. A comment
+reads ``<owner> <key> <purpose>``: the key is a short hash of the rule's identity, so a
+rule that netfilter has to split (one line per address family or per peer) can be put
+back together exactly when it is read. Baseline rules read ``<owner> baseline <kind>``
+and the jumps into the owned chains carry the bare owner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+
+from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
+    FAMILIES,
+    Rule,
+    parse_peers,
+    sort_rules,
+)
+
+# nft refuses longer comments; iptables allows 255, but one limit keeps both alike.
+COMMENT_MAX = 128
+BASELINE = "baseline"
+KEEP_ESTABLISHED = "established"
+KEEP_LOOPBACK = "loopback"
+KEEP_MANAGEMENT = "management"
+OWNER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,39}$")
+
+
+def valid_owner(owner: str) -> bool:
+    """Owners end up in chain names and comments, so they stay short and plain."""
+    return bool(OWNER_PATTERN.match(owner or ""))
+
+
+def rule_key(rule: Rule) -> str:
+    identity = "%s %s %d %d %s" % (rule.direction, rule.protocol, rule.port_low, rule.port_high, ",".join(rule.peers))
+    return hashlib.sha1(identity.encode("ascii")).hexdigest()[:8]
+
+
+def clean_text(text: str) -> str:
+    """Drop what would need quoting in an nft script or an iptables-restore line."""
+    return " ".join(re.sub(r"[^A-Za-z0-9 ._,:;/()+=@#&%<>-]", " ", text or "").split())
+
+
+def rule_comment(owner: str, key: str, purpose: str = "") -> str:
+    return ("%s %s %s" % (owner, key, clean_text(purpose))).strip()[:COMMENT_MAX].rstrip()
+
+
+def keep_comment(owner: str, kind: str) -> str:
+    return "%s %s %s" % (owner, BASELINE, kind)
+
+
+@dataclass(frozen=True)
+class Tag:
+    """What an owner comment says about the rule that carries it."""
+
+    kind: str  # "jump", "rule" or "baseline"
+    key: str = ""
+    purpose: str = ""
+
+
+def parse_comment(owner: str, comment: Optional[str]) -> Optional[Tag]:
+    if not comment:
+        return None
+    if comment == owner:
+        return Tag("jump")
+    if not comment.startswith(owner + " "):
+        return None
+    rest = comment[len(owner) + 1 :]
+    word, _sep, tail = rest.partition(" ")
+    if word == BASELINE:
+        return Tag(BASELINE, key=tail.strip())
+    return Tag("rule", key=word, purpose=tail.strip())
+
+
+@dataclass(frozen=True, order=True)
+class Fragment:
+    """One netfilter rule line of an owned Rule, limited to one address family.
+
+    ``family`` is "" when the line has no address match (it then covers every family
+    its table or command handles). ``purpose`` is only a label and never compared.
+    """
+
+    direction: str
+    protocol: str
+    port_low: int
+    port_high: int
+    family: str
+    peers: Tuple[str, ...]
+    key: str
+    purpose: str = field(default="", compare=False)
+
+
+def fragments_for(rule: Rule, families: Sequence[str], split_peers: bool = False) -> List[Fragment]:
+    """The lines that carry ``rule`` in a place that handles ``families``."""
+    key = rule_key(rule)
+
+    def make(family: str, peers: Tuple[str, ...]) -> Fragment:
+        return Fragment(rule.direction, rule.protocol, rule.port_low, rule.port_high, family, peers, key, rule.purpose)
+
+    if not rule.peers:
+        return [make("", ())]
+    result = []
+    for family in FAMILIES:
+        if family not in families:
+            continue
+        peers = rule.peers_for(family)
+        if not peers:
+            continue
+        if split_peers:
+            result.extend(make(family, (peer,)) for peer in peers)
+        else:
+            result.append(make(family, peers))
+    return result
+
+
+def assemble(fragments: Iterable[Fragment]) -> List[Rule]:
+    """Put split rules back together: fragments sharing a key are one Rule."""
+    groups: Dict[Tuple[str, str, str, int, int], List[Fragment]] = {}
+    for frag in fragments:
+        groups.setdefault((frag.key, frag.direction, frag.protocol, frag.port_low, frag.port_high), []).append(frag)
+    rules = set()
+    for (_key, direction, protocol, low, high), parts in groups.items():
+        if any(not part.peers for part in parts):
+            peers: Tuple[str, ...] = ()
+        else:
+            peers = parse_peers(sorted({peer for part in parts for peer in part.peers}))
+        purpose = next((part.purpose for part in parts if part.purpose), "")
+        rules.add(Rule(protocol, low, high, direction, peers, purpose))
+    return sort_rules(rules)
+
+
+def keep_set(management_ports: Iterable[int]) -> FrozenSet[str]:
+    """Baseline rules as comparable tokens: established/related, loopback, each management port."""
+    tokens = {KEEP_ESTABLISHED, KEEP_LOOPBACK}
+    tokens.update("%s:%d" % (KEEP_MANAGEMENT, port) for port in management_ports)
+    return frozenset(tokens)
+
+
+def keep_ports(keeps: Iterable[str]) -> List[int]:
+    return sorted(int(token.split(":", 1)[1]) for token in keeps if token.startswith(KEEP_MANAGEMENT + ":"))
+
+
+def describe_keeps(keeps: Iterable[str]) -> str:
+    tokens = set(keeps)
+    parts = []
+    if KEEP_ESTABLISHED in tokens:
+        parts.append("established/related")
+    if KEEP_LOOPBACK in tokens:
+        parts.append("loopback")
+    parts.extend("tcp/%d" % port for port in keep_ports(tokens))
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ChainContent:
+    """The comparable content of one owned chain.
+
+    ``unknown`` counts lines that are not ours in shape (edited by hand, say): any of
+    them means the chain is rewritten.
+    """
+
+    keeps: FrozenSet[str] = frozenset()
+    fragments: Tuple[Fragment, ...] = ()
+    unknown: int = 0
+
+    @classmethod
+    def build(cls, keeps: Iterable[str], fragments: Iterable[Fragment], unknown: int = 0) -> ChainContent:
+        return cls(frozenset(keeps), tuple(sorted(fragments)), unknown)
+
+    def __len__(self) -> int:
+        return len(self.keeps) + len(self.fragments) + self.unknown
+
+
+class FileStore:
+    """File access on the managed host; tests replace it with an in-memory one."""
+
+    def read(self, path: str) -> Optional[str]:
+        raise NotImplementedError
+
+    def write(self, path: str, text: str) -> None:
+        raise NotImplementedError
+
+    def remove(self, path: str) -> None:
+        raise NotImplementedError
+
+    def isdir(self, path: str) -> bool:
+        raise NotImplementedError
+
+
+class LocalFiles(FileStore):
+    """The module runs on the managed host, so its files are local files."""
+
+    def read(self, path: str) -> Optional[str]:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+
+    def write(self, path: str, text: str) -> None:
+        directory = os.path.dirname(path)
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        mode = 0o644
+        with contextlib.suppress(FileNotFoundError):
+            mode = os.stat(path).st_mode & 0o7777
+        # Write beside the target and rename, so a crash never leaves half a ruleset.
+        handle, temp = tempfile.mkstemp(dir=directory, prefix=".biostar-")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.chmod(temp, mode)
+            os.replace(temp, path)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+
+    def remove(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+    def isdir(self, path: str) -> bool:
+        return os.path.isdir(path)

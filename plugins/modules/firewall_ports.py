@@ -1,0 +1,512 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, biostar.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: firewall_ports
+short_description: Reconcile the port rules one owner keeps in a Linux host firewall
+description:
+  - Takes the whole set of TCP/UDP port rules an owner wants on a Linux host and makes the
+    host's firewall match it in one call. Missing rules are added, owned rules that are no
+    longer wanted are removed, and rules the owner did not create are never touched.
+  - Works with nftables, iptables (legacy or nf_tables variant), ufw and firewalld, and
+    detects which one the host uses.
+  - Every rule it creates carries the O(owner) tag, which is how it tells its own rules
+    from everyone else's.
+  - "B(nftables:) the rules live in owned regular chains (C(<owner>_in), C(<owner>_out) with
+    non-alphanumerics turned into C(_)) inside each host table whose base chain filters input
+    (or output, for outbound rules), entered by one jump tagged with the owner as the first
+    rule of that base chain. An accept in a separate table could not override the host's
+    drop, which is why the jump goes into the host's chain. An address family that no host
+    base chain filters gets an owned table with an accepting base chain instead. All
+    changes are one C(nft -f) transaction."
+  - "B(iptables:) the rules live in owned chains C(BIOSTAR-INPUT) and C(BIOSTAR-OUTPUT)
+    (derived from O(owner) when it is not the default), entered by a jump from C(INPUT) or
+    C(OUTPUT) tagged with C(-m comment --comment <owner>). Each family changes in one
+    C(iptables-restore --noflush) (or C(ip6tables-restore)) transaction; when the second
+    family fails, the first is put back."
+  - "B(ufw:) ufw rules whose comment starts with the owner. ufw's default policy is never
+    changed and ufw is never enabled."
+  - "B(firewalld:) owned configuration in the zone, permanent and runtime alike, written
+    with C(firewall-offline-cmd) when the daemon is not running."
+  - The address family follows the peers. A rule without peers applies to IPv4 and IPv6.
+  - "B(Lockout guard:) an owned rule that carries the current SSH session (the port and
+    client from C(SSH_CONNECTION) on the target, also found through the parent processes
+    after become) is never removed; the task fails instead. A default policy is only ever
+    changed with O(baseline=true)."
+extends_documentation_fragment:
+  - biostar.hardening.port_rules
+options:
+  backend:
+    description:
+      - The firewall to manage.
+      - V(auto) uses the first that is active, in this order, firewalld running, ufw active,
+        an nftables ruleset with a base chain on hook input, iptables filtering input.
+      - When none filters, the result says RV(filtering=false), a warning says so, and the
+        rules still go in with nftables when C(nft) exists, else with iptables.
+      - A named backend that is missing or unusable fails the task with a message that says
+        what was detected on the host.
+    type: str
+    choices: [auto, nftables, iptables, ufw, firewalld]
+    default: auto
+  owner:
+    description:
+      - The tag that marks the rules this module owns, in rule comments, chain names and
+        descriptions. Two owners never touch each other's rules.
+      - 1 to 40 letters, digits, C(_), C(.), C(:) or C(-), starting with a letter or digit.
+    type: str
+    default: biostar-hardening
+  zone:
+    description:
+      - The firewalld zone to put the rules in. Default is firewalld's default zone.
+      - Only used by the firewalld backend.
+    type: str
+  persist:
+    description:
+      - Save the owned rules so they survive a reboot or a firewall restart, and report what
+        was written in RV(persisted).
+      - "nftables: an include file C(/etc/nftables.d/<owner>.nft) that recreates the owned
+        chains and jumps, loaded from C(/etc/nftables.conf) (or
+        C(/etc/sysconfig/nftables.conf)) with an C(include) line the module adds when that
+        file exists."
+      - "iptables: the whole ruleset as C(iptables-save) and C(ip6tables-save) print it, to
+        C(/etc/iptables/rules.v4) and C(rules.v6) when C(/etc/iptables) exists
+        (netfilter-persistent), else to C(/etc/sysconfig/iptables) and C(ip6tables) when they
+        exist (iptables-services). Only written when their owned part is out of date."
+      - "ufw and firewalld: their own permanent configuration."
+    type: bool
+    default: true
+  baseline:
+    description:
+      - Also enforce a default-deny inbound policy. Before the policy becomes drop, owned
+        rules keep established and related traffic, loopback and the O(management_ports)
+        open, so the connection Ansible uses stays up.
+      - Supported by the nftables and iptables backends. The input policy of every host base
+        chain on hook input (nftables) or of C(INPUT) in both families (iptables) becomes
+        drop.
+      - Without it the module never changes a default policy, and leaves baseline rules
+        that an earlier run created in place, since removing them while input drops could
+        cut the management connection. O(state=absent) removes them, unless that would cut
+        the current SSH session.
+      - Ignored with O(state=absent).
+    type: bool
+    default: false
+  management_ports:
+    description:
+      - TCP ports that O(baseline) keeps open.
+      - Default is the port of the current SSH session, from C(SSH_CONNECTION) on the target.
+        With O(baseline=true) and no port known the task fails.
+      - When the current SSH session is known, its port must be in the list.
+    type: list
+    elements: int
+notes:
+  - Check mode predicts exactly what a real run would change, including what would be
+    persisted, and touches nothing.
+  - With C(--diff) the owned rules before and after are shown one per line; lines starting
+    with C(#) show the jumps, default policies and baseline rules the backend manages.
+  - One module call per host does one read, one plan and one write, however many rules.
+  - A backend failure leaves the previous owned rules in place and the error carries the
+    firewall's own message in C(stderr).
+seealso:
+  - plugin: biostar.hardening.port_matrix
+    plugin_type: lookup
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change, exactly, and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows the owned rules before and after.
+  platform:
+    platforms: posix
+    support: full
+    description: Linux hosts with nftables, iptables, ufw or firewalld.
+author:
+  - biostar.hardening contributors (@biostar-hardening)
+"""
+
+EXAMPLES = r"""
+- name: Open the ports a BioStar server needs in server mode
+  biostar.hardening.firewall_ports:
+    rules: "{{ lookup('biostar.hardening.port_matrix', mode='server', host_role='server') }}"
+
+- name: The same rules limited to the site's networks, written out by hand
+  biostar.hardening.firewall_ports:
+    rules:
+      - {protocol: tcp, port: 1480, peers: [10.20.0.0/16, "2001:db8:20::/48"], purpose: BioStar server port}
+      - {protocol: tcp, port: 1470, peers: [10.20.0.0/16]}
+      - {protocol: udp, port: 51110, direction: inbound}
+
+- name: Use iptables even where nftables is also present, and keep a separate owner
+  biostar.hardening.firewall_ports:
+    backend: iptables
+    owner: site-extra
+    rules:
+      - {protocol: tcp, port: 8000-8010}
+
+- name: Default-deny inbound, keeping SSH and the BioStar ports open
+  biostar.hardening.firewall_ports:
+    rules: "{{ lookup('biostar.hardening.port_matrix', mode='server', host_role='server') }}"
+    baseline: true
+
+- name: Preview the change
+  biostar.hardening.firewall_ports:
+    rules: "{{ lookup('biostar.hardening.port_matrix', mode='direct', host_role='server') }}"
+  check_mode: true
+  diff: true
+
+- name: Remove every rule, chain and jump this collection created
+  biostar.hardening.firewall_ports:
+    state: absent
+"""
+
+RETURN = r"""
+changed:
+  description: Whether the firewall or its saved configuration was (or, in check mode, would be) changed.
+  returned: always
+  type: bool
+backend:
+  description: The backend used.
+  returned: always
+  type: str
+  sample: nftables
+filtering:
+  description:
+    - Whether a filtering firewall was active on the host before the run. False means nothing
+      blocked traffic, so the rules change nothing until something does.
+  returned: always
+  type: bool
+  sample: true
+added:
+  description: Owned rules that were (or would be) added.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    protocol:
+      description: V(tcp) or V(udp).
+      type: str
+    port:
+      description: The port, or a range V(low-high).
+      type: raw
+    direction:
+      description: V(inbound) or V(outbound).
+      type: str
+    peers:
+      description: The normalised CIDRs; empty means any.
+      type: list
+      elements: str
+  sample: [{protocol: tcp, port: 1480, direction: inbound, peers: []}]
+removed:
+  description: Owned rules that were (or would be) removed, in the same shape as RV(added).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{protocol: tcp, port: 1470, direction: inbound, peers: ["10.0.0.0/8"]}]
+rules:
+  description: The owned rules on the host after the run, in the same shape as RV(added).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{protocol: tcp, port: 1480, direction: inbound, peers: []}]
+persisted:
+  description:
+    - Files or configurations written (or, in check mode, that would be written) to keep the
+      rules across reboots. A file the module deleted is reported as C(<path> (removed)).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/nftables.d/biostar-hardening.nft, /etc/nftables.conf]
+diff:
+  description: The owned rules before and after, one per line, with C(#) lines for jumps, policies and baseline rules.
+  returned: when diff mode is on
+  type: dict
+  sample:
+    before: "inbound tcp/1470 from any\n# jump inet filter input -> biostar_hardening_in\n"
+    after: "inbound tcp/1480 from any\n# jump inet filter input -> biostar_hardening_in\n"
+"""
+
+import ipaddress
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
+    BackendError,
+    BackendOptions,
+    CommandResult,
+    Runner,
+)
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.detect import (
+    BACKENDS,
+    DetectionError,
+    select_backend,
+)
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import valid_owner
+from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
+    PORT_MAX,
+    PORT_MIN,
+    Plan,
+    Rule,
+    RuleError,
+    diff,
+    render,
+    rules_from_dicts,
+)
+
+RULE_OPTIONS = dict(
+    protocol=dict(type="str"),
+    port=dict(type="raw"),
+    direction=dict(type="str", default="inbound"),
+    peers=dict(type="list", elements="str", default=[]),
+    purpose=dict(type="str"),
+    provenance=dict(type="str"),
+    reference=dict(type="str"),
+)
+
+ARGUMENT_SPEC = dict(
+    rules=dict(type="list", elements="dict", default=[], options=RULE_OPTIONS),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    backend=dict(type="str", choices=["auto", *BACKENDS], default="auto"),
+    owner=dict(type="str", default="biostar-hardening"),
+    zone=dict(type="str"),
+    persist=dict(type="bool", default=True),
+    baseline=dict(type="bool", default=False),
+    management_ports=dict(type="list", elements="int"),
+)
+
+
+class ModuleRunner(Runner):
+    """Commands on the managed host through AnsibleModule.run_command, in the C locale."""
+
+    def __init__(self, module: AnsibleModule):
+        self.module = module
+        self.paths: Dict[str, Optional[str]] = {}
+
+    def which(self, name: str) -> Optional[str]:
+        if name not in self.paths:
+            self.paths[name] = self.module.get_bin_path(name, opt_dirs=["/usr/sbin", "/sbin"])
+        return self.paths[name]
+
+    def run(self, args: Sequence[str], data: Optional[str] = None) -> CommandResult:
+        path = args[0] if os.path.isabs(args[0]) else self.which(args[0])
+        if not path:
+            return CommandResult(127, "", "%s: command not found" % args[0])
+        rc, out, err = self.module.run_command(
+            [path, *args[1:]], data=data, binary_data=True, environ_update={"LC_ALL": "C", "LANG": "C"}
+        )
+        return CommandResult(rc, out, err)
+
+
+class LockoutError(Exception):
+    """The run would cut the SSH session it arrived on."""
+
+
+class Session:
+    """The SSH connection Ansible uses: SSH_CONNECTION is 'client cport server sport'."""
+
+    def __init__(self, client: str, port: int):
+        self.client = client
+        self.port = port
+
+    @classmethod
+    def parse(cls, value: Optional[str]) -> Optional[Session]:
+        parts = (value or "").split()
+        if len(parts) != 4 or not parts[3].isdigit():
+            return None
+        return cls(parts[0].split("%", 1)[0], int(parts[3]))
+
+
+def find_ssh_connection(proc: str = "/proc") -> Optional[str]:
+    """SSH_CONNECTION from this process or, after become dropped it, from an ancestor."""
+    if os.environ.get("SSH_CONNECTION"):
+        return os.environ["SSH_CONNECTION"]
+    pid = os.getppid()
+    for _level in range(16):
+        if pid <= 1:
+            return None
+        try:
+            with open("%s/%d/environ" % (proc, pid), "rb") as handle:
+                for item in handle.read().split(b"\0"):
+                    if item.startswith(b"SSH_CONNECTION="):
+                        return item.split(b"=", 1)[1].decode("ascii", "replace")
+            with open("%s/%d/stat" % (proc, pid)) as handle:
+                # The command name may hold spaces; the parent pid follows its closing paren.
+                pid = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+    return None
+
+
+def carries_session(rule: Rule, session: Session) -> bool:
+    if rule.direction != "inbound" or rule.protocol != "tcp":
+        return False
+    if not rule.port_low <= session.port <= rule.port_high:
+        return False
+    if not rule.peers:
+        return True
+    try:
+        client = ipaddress.ip_address(session.client)
+    except ValueError:
+        return True
+    return any(client.version == net.version and client in net for net in map(ipaddress.ip_network, rule.peers))
+
+
+def check_lockout(plan: Plan, session: Optional[Session], backend: Any, present: bool) -> None:
+    if session is None:
+        return
+    for rule in plan.remove:
+        if carries_session(rule, session):
+            raise LockoutError(
+                "refusing to remove the owned rule '%s': it carries the SSH session this task runs over "
+                "(client %s, port %d, from SSH_CONNECTION). Keep the rule in 'rules', or open port %d by "
+                "other means first." % (rule.describe(), session.client, session.port, session.port)
+            )
+    if not present and hasattr(backend, "baseline_state"):
+        ports, deny = backend.baseline_state()
+        if deny and session.port in ports:
+            raise LockoutError(
+                "refusing state=absent: the input policy drops by default and the owned baseline rule for "
+                "tcp/%d keeps the SSH session this task runs over open (SSH_CONNECTION). Set the input "
+                "policy to accept first, or keep the rules with state=present." % session.port
+            )
+
+
+def rule_dicts(rules: Sequence[Rule]) -> List[Dict[str, Any]]:
+    return [{"protocol": r.protocol, "port": r.port, "direction": r.direction, "peers": list(r.peers)} for r in rules]
+
+
+def management_ports(requested: Optional[List[int]], session: Optional[Session]) -> List[int]:
+    if requested:
+        bad = [p for p in requested if not PORT_MIN <= p <= PORT_MAX]
+        if bad:
+            raise RuleError(
+                "management_ports: invalid value %r; valid values: integers %d-%d" % (bad[0], PORT_MIN, PORT_MAX)
+            )
+        ports = sorted(set(requested))
+    else:
+        ports = [session.port] if session else []
+    if not ports:
+        raise RuleError(
+            "management_ports: no port known; baseline=true needs the ports to keep open and there is no "
+            "SSH_CONNECTION on the target to take it from. Set management_ports, for example [22]."
+        )
+    if session and session.port not in ports:
+        raise LockoutError(
+            "management_ports %s do not include port %d, which the SSH session this task runs over uses; "
+            "baseline would drop it" % (ports, session.port)
+        )
+    return ports
+
+
+def diff_text(rules: Sequence[Rule], state: Sequence[str]) -> str:
+    return render(rules) + "".join("# %s\n" % line for line in state)
+
+
+def run_module(module: AnsibleModule) -> Dict[str, Any]:
+    params = module.params
+    result: Dict[str, Any] = dict(
+        changed=False, backend=params["backend"], filtering=False, added=[], removed=[], rules=[], persisted=[]
+    )
+
+    warned: List[str] = []
+    backend: Any = None
+
+    def warn(messages: Sequence[str]) -> None:
+        for message in messages:
+            if message not in warned:
+                warned.append(message)
+                module.warn(message)
+
+    def fail(msg: str, **extra: Any) -> None:
+        warn(getattr(backend, "warnings", []) if backend is not None else [])
+        module.fail_json(msg=msg, **dict(result, **extra))
+
+    owner = params["owner"]
+    if not valid_owner(owner):
+        fail(
+            "owner: invalid value %r; valid values: 1-40 letters, digits, '_', '.', ':' or '-', starting with a "
+            "letter or digit" % owner
+        )
+    present = params["state"] == "present"
+    session = Session.parse(find_ssh_connection())
+    try:
+        items = [{k: v for k, v in (item or {}).items() if v is not None} for item in params["rules"] or []]
+        desired = rules_from_dicts(items, "rules") if present else []
+        ports: Optional[List[int]] = None
+        if present and params["baseline"]:
+            ports = management_ports(params["management_ports"], session)
+    except (RuleError, LockoutError) as exc:
+        fail(str(exc))
+
+    runner = ModuleRunner(module)
+    try:
+        selection = select_backend(runner, params["backend"])
+    except DetectionError as exc:
+        fail(str(exc))
+    result.update(backend=selection.name, filtering=selection.filtering)
+    warn(selection.warnings)
+    backend = selection.backend(runner, BackendOptions(owner=owner, zone=params["zone"], persist=params["persist"]))
+    if ports is not None:
+        if not getattr(backend, "supports_baseline", False):
+            fail("baseline: not supported with backend %s; it is supported with nftables and iptables" % selection.name)
+        backend.set_baseline(ports)
+
+    state = params["state"]
+    try:
+        current = backend.read_owned()
+        plan = diff(current, desired)
+        check_lockout(plan, session, backend, present)
+        actions = backend.pending(plan, state) if hasattr(backend, "pending") else []
+        to_persist: List[str] = []
+        if params["persist"] and hasattr(backend, "persist_pending"):
+            to_persist = backend.persist_pending(plan, state)
+        changed = plan.changed or bool(actions) or bool(to_persist)
+        result.update(
+            changed=changed,
+            added=rule_dicts(plan.add),
+            removed=rule_dicts(plan.remove),
+            rules=rule_dicts(plan.result),
+        )
+        if module._diff:
+            describe = getattr(backend, "describe_state", None)
+            header = "%s rules of owner %s" % (selection.name, owner)
+            result["diff"] = dict(
+                before=diff_text(current, describe(False) if describe else []),
+                after=diff_text(plan.result, describe(True) if describe else []),
+                before_header=header,
+                after_header=header,
+            )
+        if module.check_mode:
+            result["persisted"] = to_persist
+        elif changed:
+            if plan.changed or actions:
+                try:
+                    if present:
+                        backend.apply(plan)
+                    else:
+                        backend.remove_all()
+                except BackendError:
+                    # The backends leave the previous owned rules in place when they fail.
+                    result.update(changed=False, rules=rule_dicts(current))
+                    raise
+            if params["persist"]:
+                result["persisted"] = backend.persist()
+    except LockoutError as exc:
+        fail(str(exc))
+    except BackendError as exc:
+        fail(str(exc), stderr=exc.stderr, cmd=exc.command)
+    warn(backend.warnings if hasattr(backend, "warnings") else [])
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.exit_json(**run_module(module))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Backend selection: the auto order, the fallback when nothing filters, clear errors."""
+
+import os
+import sys
+
+import pytest
+
+from ansible_collections.biostar.hardening.plugins.module_utils.backends import detect
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import Backend, BackendError, Detection
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import IptablesBackend
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.nftables import NftablesBackend
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "netfilter"))
+from netfilter_fakes import NFT_LIST, SAVE4, SAVE6, FakeRunner, failed, fixture, ok
+
+VERSION = ("iptables", "--version")
+
+
+def stub(name, available, active, detail="stub"):
+    class Stub(Backend):
+        pass
+
+    Stub.name = name
+    Stub.detect = classmethod(lambda cls, runner: Detection(name, available, active, detail))
+    return Stub
+
+
+def broken(name):
+    class Broken(Backend):
+        @classmethod
+        def detect(cls, runner):
+            raise BackendError("%s: status failed" % name, stderr="boom")
+
+    return Broken
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    table = dict(detect.REGISTRY)
+    table["ufw"] = stub("ufw", True, False, "inactive")
+    table["firewalld"] = stub("firewalld", False, False, "firewall-cmd not found")
+    monkeypatch.setattr(detect, "REGISTRY", table)
+    return table
+
+
+def host(nft="nft_empty.json", v4="iptables_fresh_v4.txt", v6=None, binaries=None):
+    responses = {
+        NFT_LIST: ok(fixture(nft)),
+        VERSION: ok(fixture("iptables_version_nft.txt")),
+        SAVE4: ok(fixture(v4)),
+        SAVE6: ok(fixture(v6 or v4)),
+    }
+    if binaries is None:
+        return FakeRunner(responses)
+    return FakeRunner(responses, binaries=binaries)
+
+
+def test_registry_names_every_backend_by_its_class():
+    assert detect.REGISTRY["nftables"] is NftablesBackend
+    assert detect.REGISTRY["iptables"] is IptablesBackend
+    for name, class_name in (("ufw", "UfwBackend"), ("firewalld", "FirewalldBackend")):
+        if name in detect.REGISTRY:
+            assert detect.REGISTRY[name].__name__ == class_name
+        else:
+            assert name in detect.MISSING
+
+
+def test_firewalld_running_wins(registry):
+    registry["firewalld"] = stub("firewalld", True, True, "running")
+    registry["ufw"] = stub("ufw", True, True, "active")
+    chosen = detect.select_backend(host(nft="nft_host_drop.json"))
+    assert (chosen.name, chosen.filtering, chosen.warnings) == ("firewalld", True, ())
+
+
+def test_ufw_active_comes_next(registry):
+    registry["ufw"] = stub("ufw", True, True, "active")
+    chosen = detect.select_backend(host(nft="nft_host_drop.json"))
+    assert (chosen.name, chosen.filtering) == ("ufw", True)
+
+
+def test_nftables_base_chain_on_input_comes_before_iptables(registry):
+    chosen = detect.select_backend(host(nft="nft_host_drop.json", v4="iptables_host_drop_v4.txt"))
+    assert (chosen.backend, chosen.filtering) == (NftablesBackend, True)
+
+
+def test_iptables_nft_tables_count_as_iptables_not_nftables(registry):
+    chosen = detect.select_backend(
+        host(nft="nft_iptables_compat.json", v4="iptables_host_drop_v4.txt", v6="iptables_host_drop_v6.txt")
+    )
+    assert (chosen.name, chosen.filtering) == ("iptables", True)
+
+
+def test_nothing_filters_falls_back_to_nftables_and_says_so(registry):
+    chosen = detect.select_backend(host())
+    assert (chosen.name, chosen.filtering) == ("nftables", False)
+    [warning] = chosen.warnings
+    assert "no firewall filters traffic" in warning
+    assert "ufw: inactive (inactive)" in warning
+    assert "firewalld: unusable (firewall-cmd not found)" in warning
+
+
+def test_nothing_filters_and_no_nft_falls_back_to_iptables(registry):
+    runner = host(binaries=("iptables", "iptables-save", "iptables-restore", "ip6tables-save"))
+    chosen = detect.select_backend(runner)
+    assert (chosen.name, chosen.filtering) == ("iptables", False)
+
+
+def test_no_usable_backend_names_every_detection(registry):
+    with pytest.raises(detect.DetectionError) as caught:
+        detect.select_backend(host(binaries=()))
+    message = str(caught.value)
+    assert message.startswith("no usable firewall backend on this host. Detected: ")
+    assert "nftables: unusable (nft not found)" in message
+    assert "iptables: unusable (iptables, iptables-save, iptables-restore not found)" in message
+
+
+def test_a_backend_whose_detection_fails_counts_as_unusable(registry):
+    registry["firewalld"] = broken("firewalld")
+    chosen = detect.select_backend(host(nft="nft_host_drop.json"))
+    assert chosen.name == "nftables"
+    assert "firewalld: unusable (firewalld: status failed: boom)" in detect.describe(chosen.detections)
+
+
+def test_named_backend_that_is_unusable_fails_with_what_was_detected(registry):
+    runner = host(nft="nft_host_drop.json")
+    runner.responses[NFT_LIST] = failed(fixture("nft_no_cap_error.txt"))
+    with pytest.raises(detect.DetectionError) as caught:
+        detect.select_backend(runner, "nftables")
+    message = str(caught.value)
+    assert "backend nftables is not usable on this host: nft -j list ruleset failed" in message
+    assert "Operation not permitted" in message
+    assert "iptables: inactive" in message
+
+
+def test_named_backend_that_does_not_filter_warns(registry):
+    chosen = detect.select_backend(host(), "iptables")
+    assert (chosen.name, chosen.filtering) == ("iptables", False)
+    assert "does not filter traffic" in chosen.warnings[0]
+
+
+def test_unknown_backend_lists_the_valid_ones(registry):
+    with pytest.raises(detect.DetectionError, match="valid values: auto, nftables, iptables, ufw, firewalld"):
+        detect.select_backend(host(), "pf")
+
+
+def test_missing_backend_module_is_reported(monkeypatch, registry):
+    registry.pop("firewalld")
+    monkeypatch.setitem(detect.MISSING, "firewalld", "No module named firewalld")
+    found = detect.detect_one(host(), "firewalld")
+    assert not found.available
+    assert "No module named firewalld" in found.detail

@@ -1,0 +1,128 @@
+"""Comment tags, rule splitting and reassembly shared by the nftables and iptables backends."""
+
+import os
+import stat
+
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import (
+    COMMENT_MAX,
+    ChainContent,
+    Fragment,
+    LocalFiles,
+    Tag,
+    assemble,
+    describe_keeps,
+    fragments_for,
+    keep_ports,
+    keep_set,
+    parse_comment,
+    rule_comment,
+    rule_key,
+    valid_owner,
+)
+from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import rules_from_dicts
+
+OWNER = "biostar-hardening"
+
+
+def one(**data):
+    return rules_from_dicts([dict({"protocol": "tcp", "port": 1480}, **data)])[0]
+
+
+def test_rule_key_is_stable_and_ignores_the_purpose():
+    assert rule_key(one(purpose="a")) == rule_key(one(purpose="b"))
+    assert rule_key(one()) != rule_key(one(port=1481))
+    assert rule_key(one()) != rule_key(one(direction="outbound"))
+    assert rule_key(one()) != rule_key(one(peers=["10.0.0.0/8"]))
+    # The same hash appears in the captured fixtures, so it must never drift.
+    assert rule_key(one()) == "a4bbd27c"
+
+
+def test_rule_comment_strips_what_needs_quoting_and_fits_nft():
+    comment = rule_comment(OWNER, "a4bbd27c", 'say "hi"\\ now\n' + "x" * 300)
+    assert comment.startswith("biostar-hardening a4bbd27c say hi now x")
+    assert '"' not in comment and "\\" not in comment and "\n" not in comment
+    assert len(comment) == COMMENT_MAX
+    assert rule_comment(OWNER, "a4bbd27c") == "biostar-hardening a4bbd27c"
+
+
+def test_parse_comment_tells_jumps_rules_baseline_and_foreign_apart():
+    assert parse_comment(OWNER, OWNER) == Tag("jump")
+    assert parse_comment(OWNER, "biostar-hardening a4bbd27c BioStar server port") == Tag(
+        "rule", "a4bbd27c", "BioStar server port"
+    )
+    assert parse_comment(OWNER, "biostar-hardening baseline management") == Tag("baseline", "management")
+    assert parse_comment(OWNER, "user-rule") is None
+    assert parse_comment(OWNER, None) is None
+    # Another owner whose name starts like ours is not ours.
+    assert parse_comment("biostar", "biostar-hardening a4bbd27c") is None
+
+
+def test_owner_names_are_short_and_plain():
+    assert valid_owner("biostar-hardening")
+    assert valid_owner("site.extra:2")
+    assert not valid_owner("")
+    assert not valid_owner("has space")
+    assert not valid_owner('quote"')
+    assert not valid_owner("-leading-dash")
+    assert not valid_owner("x" * 41)
+
+
+def test_fragments_follow_the_peers_family():
+    rule = one(peers=["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"])
+    both = fragments_for(rule, ("ipv4", "ipv6"))
+    assert [(f.family, f.peers) for f in both] == [
+        ("ipv4", ("10.0.0.0/8", "192.0.2.7/32")),
+        ("ipv6", ("2001:db8::/32",)),
+    ]
+    assert [f.peers for f in fragments_for(rule, ("ipv4",), split_peers=True)] == [("10.0.0.0/8",), ("192.0.2.7/32",)]
+    assert fragments_for(one(peers=["2001:db8::/32"]), ("ipv4",)) == []
+    anywhere = fragments_for(one(), ("ipv4",))
+    assert [(f.family, f.peers) for f in anywhere] == [("", ())]
+
+
+def test_assemble_puts_split_rules_back_together():
+    rules = rules_from_dicts(
+        [
+            {"protocol": "tcp", "port": 1480, "peers": ["10.0.0.0/8", "2001:db8::/32"], "purpose": "server"},
+            {"protocol": "tcp", "port": 1480, "peers": ["10.0.0.0/8"]},
+            {"protocol": "udp", "port": "51110-51112"},
+        ]
+    )
+    fragments = []
+    for rule in rules:
+        fragments += fragments_for(rule, ("ipv4",), split_peers=True)
+        fragments += fragments_for(rule, ("ipv6",), split_peers=True)
+    assert assemble(fragments) == rules
+    assert [r.purpose for r in assemble(fragments)] == [r.purpose for r in rules]
+
+
+def test_chain_content_compares_without_purpose_or_order():
+    a = Fragment("inbound", "tcp", 1, 1, "", (), "k1", "one")
+    b = Fragment("inbound", "tcp", 2, 2, "", (), "k2", "two")
+    renamed = Fragment("inbound", "tcp", 1, 1, "", (), "k1", "renamed")
+    assert ChainContent.build({"established"}, [a, b]) == ChainContent.build({"established"}, [b, renamed])
+    assert ChainContent.build((), [a, b]) != ChainContent.build((), [a, b], unknown=1)
+    assert len(ChainContent.build({"established"}, [a, b], unknown=1)) == 4
+
+
+def test_keep_tokens():
+    keeps = keep_set([22, 2200])
+    assert keep_ports(keeps) == [22, 2200]
+    assert describe_keeps(keeps) == "established/related, loopback, tcp/22, tcp/2200"
+
+
+def test_local_files_write_atomically_and_keep_the_mode(tmp_path):
+    files = LocalFiles()
+    path = str(tmp_path / "sub" / "rules.v4")
+    assert files.read(path) is None
+    files.write(path, "one\n")
+    assert files.read(path) == "one\n"
+    os.chmod(path, 0o600)
+    files.write(path, "two\n")
+    assert files.read(path) == "two\n"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert sorted(os.listdir(tmp_path / "sub")) == ["rules.v4"]
+    assert files.isdir(str(tmp_path / "sub"))
+    files.remove(path)
+    files.remove(path)
+    assert files.read(path) is None
