@@ -1,0 +1,13 @@
+# Copyright: (c) 2026, biostar.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared verify helpers for the collection's molecule scenarios.
+
+- ``site``: the scenario's containers (testinfra ``podman://`` hosts), the listeners a
+  verify starts in them, and bounded TCP/UDP probes sent from one container to another.
+- ``firewalls``: per-backend operations a verify needs (restart from persisted config,
+  snapshot of the live state, foreign-rule and owned-rule checks, the open-everything
+  control).
+- ``ansible_run``: runs the scenario's playbooks (role or module) with other variables
+  and reads the module's result from the json callback.
+- ``lifecycle``: the module lifecycle every backend scenario runs (issue 3).
+"""
