@@ -9,6 +9,7 @@ of both families. Nothing here knows about BioStar or about a particular firewal
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Iterable, List, Mapping, Sequence, Tuple
@@ -112,6 +113,17 @@ class Rule:
 
     def sort_key(self) -> Tuple[Any, ...]:
         return (DIRECTIONS.index(self.direction), self.protocol, self.port_low, self.port_high, self.peers)
+
+    def key(self) -> str:
+        """A short, stable name for the rule's identity, for tags in firewalls' comments."""
+        identity = "%s %s %d %d %s" % (
+            self.direction,
+            self.protocol,
+            self.port_low,
+            self.port_high,
+            ",".join(self.peers),
+        )
+        return hashlib.sha1(identity.encode("ascii")).hexdigest()[:8]
 
     def describe(self) -> str:
         arrow = "from" if self.direction == "inbound" else "to"

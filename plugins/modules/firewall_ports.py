@@ -365,7 +365,7 @@ def check_lockout(plan: Plan, session: Optional[Session], backend: Any, present:
                 "(client %s, port %d, from SSH_CONNECTION). Keep the rule in 'rules', or open port %d by "
                 "other means first." % (rule.describe(), session.client, session.port, session.port)
             )
-    if not present and hasattr(backend, "baseline_state"):
+    if not present:
         ports, deny = backend.baseline_state()
         if deny and session.port in ports:
             raise LockoutError(
@@ -422,7 +422,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
                 module.warn(message)
 
     def fail(msg: str, **extra: Any) -> None:
-        warn(getattr(backend, "warnings", []) if backend is not None else [])
+        warn(backend.warnings if backend is not None else [])
         module.fail_json(msg=msg, **dict(result, **extra))
 
     owner = params["owner"]
@@ -451,7 +451,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     warn(selection.warnings)
     backend = selection.backend(runner, BackendOptions(owner=owner, zone=params["zone"], persist=params["persist"]))
     if ports is not None:
-        if not getattr(backend, "supports_baseline", False):
+        if not backend.supports_baseline:
             fail("baseline: not supported with backend %s; it is supported with nftables and iptables" % selection.name)
         backend.set_baseline(ports)
 
@@ -460,9 +460,9 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         current = backend.read_owned()
         plan = diff(current, desired)
         check_lockout(plan, session, backend, present)
-        actions = backend.pending(plan, state) if hasattr(backend, "pending") else []
+        actions = backend.pending(plan, state)
         to_persist: List[str] = []
-        if params["persist"] and hasattr(backend, "persist_pending"):
+        if params["persist"]:
             to_persist = backend.persist_pending(plan, state)
         changed = plan.changed or bool(actions) or bool(to_persist)
         result.update(
@@ -472,11 +472,10 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
             rules=rule_dicts(plan.result),
         )
         if module._diff:
-            describe = getattr(backend, "describe_state", None)
             header = "%s rules of owner %s" % (selection.name, owner)
             result["diff"] = dict(
-                before=diff_text(current, describe(False) if describe else []),
-                after=diff_text(plan.result, describe(True) if describe else []),
+                before=diff_text(current, backend.describe_state(False)),
+                after=diff_text(plan.result, backend.describe_state(True)),
                 before_header=header,
                 after_header=header,
             )
@@ -499,7 +498,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         fail(str(exc))
     except BackendError as exc:
         fail(str(exc), stderr=exc.stderr, cmd=exc.command)
-    warn(backend.warnings if hasattr(backend, "warnings") else [])
+    warn(backend.warnings)
     return result
 
 

@@ -11,7 +11,7 @@ output captured from real containers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Plan, Rule
 
@@ -60,11 +60,17 @@ class BackendOptions:
 
 
 class Backend:
+    """The interface. The hooks after ``persist`` have defaults for backends that need none."""
+
     name = ""
+    # Only backends that can own a default-deny input policy (nftables, iptables) say True.
+    supports_baseline = False
 
     def __init__(self, runner: Runner, options: BackendOptions):
         self.runner = runner
         self.options = options
+        # Things the user should know that are not failures; the module passes them on.
+        self.warnings: List[str] = []
 
     @classmethod
     def detect(cls, runner: Runner) -> Detection:
@@ -85,6 +91,26 @@ class Backend:
     def persist(self) -> List[str]:
         """Save the owned rules so they survive a reboot; return what was written."""
         raise NotImplementedError
+
+    def pending(self, plan: Plan, state: str = "present") -> List[str]:
+        """Repairs needed although the owned rule set is equal (a missing jump, runtime drift)."""
+        return []
+
+    def persist_pending(self, plan: Plan, state: str = "present") -> List[str]:
+        """The files or configs that ``persist`` would write now; check mode reports them."""
+        return []
+
+    def describe_state(self, after: bool) -> List[str]:
+        """Extra lines for --diff beyond the rules (jumps, baseline policy), before or after."""
+        return []
+
+    def set_baseline(self, management_ports: Sequence[int]) -> None:
+        """Ask ``apply`` for a default-deny input policy that keeps these TCP ports open."""
+        raise NotImplementedError
+
+    def baseline_state(self) -> Tuple[List[int], bool]:
+        """The management ports an owned baseline keeps open, and whether input drops by default."""
+        return [], False
 
     def run(self, args: Sequence[str], data: Optional[str] = None, check: bool = True) -> CommandResult:
         result = self.runner.run(args, data)

@@ -12,7 +12,6 @@ and the jumps into the owned chains carry the bare owner.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import tempfile
@@ -38,11 +37,6 @@ OWNER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,39}$")
 def valid_owner(owner: str) -> bool:
     """Owners end up in chain names and comments, so they stay short and plain."""
     return bool(OWNER_PATTERN.match(owner or ""))
-
-
-def rule_key(rule: Rule) -> str:
-    identity = "%s %s %d %d %s" % (rule.direction, rule.protocol, rule.port_low, rule.port_high, ",".join(rule.peers))
-    return hashlib.sha1(identity.encode("ascii")).hexdigest()[:8]
 
 
 def clean_text(text: str) -> str:
@@ -101,7 +95,7 @@ class Fragment:
 
 def fragments_for(rule: Rule, families: Sequence[str], split_peers: bool = False) -> List[Fragment]:
     """The lines that carry ``rule`` in a place that handles ``families``."""
-    key = rule_key(rule)
+    key = rule.key()
 
     def make(family: str, peers: Tuple[str, ...]) -> Fragment:
         return Fragment(rule.direction, rule.protocol, rule.port_low, rule.port_high, family, peers, key, rule.purpose)

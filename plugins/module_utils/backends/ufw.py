@@ -53,7 +53,6 @@ Check mode
 from __future__ import annotations
 
 import binascii
-import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -82,12 +81,6 @@ COMMENT_MAX = 120
 KEY_PATTERN = re.compile(r"^[0-9a-f]{8}$")
 PORT_PATTERN = re.compile(r"^(\d{1,5})(?::(\d{1,5}))?$")
 UFW_DIRECTIONS = {"inbound": "in", "outbound": "out"}
-
-
-def rule_key(rule: Rule) -> str:
-    """A short, stable name for a rule's identity (purpose is not part of it)."""
-    identity = "%s %s %d %d %s" % (rule.direction, rule.protocol, rule.port_low, rule.port_high, ",".join(rule.peers))
-    return hashlib.sha1(identity.encode("ascii")).hexdigest()[:8]
 
 
 def clean_purpose(text: str) -> str:
@@ -485,7 +478,7 @@ def desired_specs(rules: Iterable[Rule], owner: str) -> Dict[Spec, str]:
     purposes: Dict[Spec, str] = {}
     for rule in sort_rules(rules):
         for spec in specs_for(rule):
-            keys.setdefault(spec, []).append(rule_key(rule))
+            keys.setdefault(spec, []).append(rule.key())
             if not purposes.get(spec):
                 purposes[spec] = rule.purpose
     return {spec: make_comment(owner, sorted(set(keys[spec])), purposes[spec]) for spec in keys}

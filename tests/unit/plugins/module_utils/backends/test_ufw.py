@@ -26,7 +26,6 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.ufw imp
     parse_comment,
     parse_tuples,
     plan_steps,
-    rule_key,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Rule, diff
 
@@ -214,9 +213,9 @@ def test_rules_sharing_one_ufw_rule_list_both_keys():
     second = rule(1480, peers=("10.0.0.0/24",), purpose="more")
     specs = desired_specs([first, second], OWNER)
     shared = Spec("inbound", "tcp", 1480, 1480, "10.0.0.0/24")
-    keys = sorted([rule_key(first), rule_key(second)])
+    keys = sorted([first.key(), second.key()])
     assert specs[shared] == "%s %s %s" % (OWNER, ",".join(keys), "more")
-    assert specs[Spec("inbound", "tcp", 1480, 1480, "2001:db8::/64")].split()[1] == rule_key(first)
+    assert specs[Spec("inbound", "tcp", 1480, 1480, "2001:db8::/64")].split()[1] == first.key()
 
 
 def test_plan_steps_add_before_delete_and_ignore_a_changed_label():
