@@ -129,7 +129,7 @@ class Bench:
             for name in self.names
         ]  # fmt: skip
         for proc in procs:
-            _, err = proc.communicate(timeout=120)
+            _out, err = proc.communicate(timeout=120)
             if proc.returncode != 0:
                 raise SystemExit("reset failed: %s" % err)
 
@@ -159,7 +159,7 @@ class Bench:
     def measure(self, name: str, playbook: str, limit: int, rules: int, extra: Dict, before=None,
                 expect_changed: Optional[bool] = None) -> Measurement:  # fmt: skip
         result = Measurement(name, limit, rules)
-        for _ in range(self.repeats):
+        for _repeat in range(self.repeats):
             if before:
                 before()
             run = self.play(playbook, limit, extra)

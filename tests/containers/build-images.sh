@@ -10,7 +10,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
 suite=${BIOSTAR_IMAGE_SUITE:-bookworm}
-key=$(cat "$0" | sha256sum | cut -c1-12)
+key=$(sha256sum <"$0" | cut -c1-12)
 
 base_packages=python3,iproute2,nftables,iptables,ufw,procps,openssh-server
 firewalld_packages=$base_packages,systemd,systemd-sysv,dbus,libpam-systemd,netbase,firewalld,python3-dbus,python3-firewall

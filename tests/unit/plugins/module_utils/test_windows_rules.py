@@ -239,7 +239,7 @@ def test_rule_from_record_keeps_what_it_cannot_model():
 
 
 def test_outbound_record_reports_the_remote_port():
-    data, _ = wr.rule_from_record(found("o", Direction="Outbound", LocalPort=["Any"], RemotePort=["1480"]))
+    data, _name = wr.rule_from_record(found("o", Direction="Outbound", LocalPort=["Any"], RemotePort=["1480"]))
     assert (data["direction"], data["port"]) == ("outbound", 1480)
 
 
@@ -283,7 +283,7 @@ def test_build_result_nothing_to_do_and_firewall_off():
     prepared = prepare(profiles=["Public"])
     raw = {
         "changed": False,
-        "current": [item for item in prepared.module_args()["desired"]],
+        "current": list(prepared.module_args()["desired"]),
         "added": [],
         "updated": [],
         "removed": [],

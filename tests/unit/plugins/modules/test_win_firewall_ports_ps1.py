@@ -127,7 +127,7 @@ def calls_of(tree: Node, name: str) -> List[Dict[str, Optional[str]]]:
 
 
 def test_uses_the_netsecurity_cmdlets(tree):
-    used = {name for name, _ in commands(tree)}
+    used = {name for name, _args in commands(tree)}
     assert {
         "Get-NetFirewallRule",
         "Get-NetFirewallPortFilter",
