@@ -13,7 +13,7 @@ name: count_invocations
 type: aggregate
 short_description: Counts module invocations per host and action (benchmark only)
 description:
-  - Writes C({host: {action: count}}) as JSON to the file named by E(BIOSTAR_BENCH_COUNTS).
+  - "Writes a JSON object (host -> action -> count) to the file named by E(BIOSTAR_BENCH_COUNTS)."
 requirements:
   - enable in callbacks_enabled
 """
