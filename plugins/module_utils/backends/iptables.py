@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
-    Backend,
     BackendError,
     BackendOptions,
     Detection,
@@ -31,12 +30,14 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilt
     FileStore,
     Fragment,
     LocalFiles,
+    NetfilterBackend,
     assemble,
     describe_keeps,
     fragments_for,
     keep_comment,
     keep_ports,
     keep_set,
+    keep_token,
     parse_comment,
     rule_comment,
 )
@@ -188,9 +189,12 @@ class FamilyFound(FamilyState):
     fragments: List[Fragment] = field(default_factory=list)
 
 
-class IptablesBackend(Backend):
+# Parsed facts of an owned baseline rule that are not part of its match.
+IPTABLES_NO_MATCH = frozenset({"comment", "target"})
+
+
+class IptablesBackend(NetfilterBackend):
     name = "iptables"
-    supports_baseline = True
 
     def __init__(self, runner: Runner, options: BackendOptions, files: Optional[FileStore] = None):
         super().__init__(runner, options)
@@ -198,7 +202,6 @@ class IptablesBackend(Backend):
         prefix = chain_prefix(options.owner)
         self.chain_names = {"inbound": prefix + "-INPUT", "outbound": prefix + "-OUTPUT"}
         self.warnings: List[str] = []
-        self.management_ports: Optional[Tuple[int, ...]] = None
         self._found: Optional[Dict[str, FamilyFound]] = None
         self._unusable: Dict[str, str] = {}
         self._target: Optional[Dict[str, FamilyState]] = None
@@ -306,32 +309,20 @@ class IptablesBackend(Backend):
             part["fragments"].append(fragment)
             found.fragments.append(fragment)
             return
-        keep = self._keep_token(tag.key, facts) if tag.kind == BASELINE and direction == "inbound" else None
+        keep = (
+            keep_token(tag.key, facts, IPTABLES_NO_MATCH, "iif")
+            if tag.kind == BASELINE and direction == "inbound"
+            else None
+        )
         if keep is None:
             part["unknown"] += 1
         else:
             part["keeps"].add(keep)
 
-    @staticmethod
-    def _keep_token(kind: str, facts: Dict[str, Any]) -> Optional[str]:
-        extra = set(facts) - {"comment", "target"}
-        if kind == KEEP_ESTABLISHED and extra == {"ct"} and facts["ct"] == ("established", "related"):
-            return KEEP_ESTABLISHED
-        if kind == KEEP_LOOPBACK and extra == {"iif"} and facts["iif"] == "lo":
-            return KEEP_LOOPBACK
-        if kind == KEEP_MANAGEMENT and extra == {"protocol", "port"} and facts["protocol"] == "tcp":
-            low, high = facts["port"]
-            if low == high:
-                return "%s:%d" % (KEEP_MANAGEMENT, low)
-        return None
-
     def read_owned(self) -> List[Rule]:
         return assemble(frag for found in self._load().values() for frag in found.fragments)
 
     # -- baseline and lockout facts for the module --------------------------------------
-    def set_baseline(self, management_ports: Sequence[int]) -> None:
-        self.management_ports = tuple(sorted(set(management_ports)))
-
     def baseline_state(self) -> Tuple[List[int], bool]:
         found = self._load()
         keeps = frozenset(k for state in found.values() for k in state.keeps())
@@ -472,14 +463,6 @@ class IptablesBackend(Backend):
         return lines
 
     # -- changing ----------------------------------------------------------------------
-    def apply(self, plan: Plan) -> None:
-        self._prepare(plan.result, True)
-        self._commit()
-
-    def remove_all(self) -> None:
-        self._prepare([], False)
-        self._commit()
-
     def _commit(self) -> None:
         found = self._load()
         target = self._target or {}

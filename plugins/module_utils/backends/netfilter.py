@@ -16,10 +16,12 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import Backend, BackendOptions, Runner
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
     FAMILIES,
+    Plan,
     Rule,
     parse_peers,
     sort_rules,
@@ -224,3 +226,48 @@ class LocalFiles(FileStore):
 
     def isdir(self, path: str) -> bool:
         return os.path.isdir(path)
+
+
+def keep_token(kind: str, facts: Dict[str, Any], ignored: FrozenSet[str], interface_key: str) -> Optional[str]:
+    """Recognise an owned baseline rule from its parsed match facts.
+
+    ``ignored`` are the fact names that carry no match (comment, verdict); the loopback
+    interface is called ``iif`` by iptables-save and ``iifname`` by nft.
+    """
+    extra = set(facts) - ignored
+    if kind == KEEP_ESTABLISHED and extra == {"ct"} and facts["ct"] == ("established", "related"):
+        return KEEP_ESTABLISHED
+    if kind == KEEP_LOOPBACK and extra == {interface_key} and facts[interface_key] == "lo":
+        return KEEP_LOOPBACK
+    if kind == KEEP_MANAGEMENT and extra == {"protocol", "port"} and facts["protocol"] == "tcp":
+        low, high = facts["port"]
+        if low == high:
+            return "%s:%d" % (KEEP_MANAGEMENT, low)
+    return None
+
+
+class NetfilterBackend(Backend):
+    """What the nftables and iptables backends share: baseline support and apply = prepare + commit."""
+
+    supports_baseline = True
+
+    def __init__(self, runner: Runner, options: BackendOptions):
+        super().__init__(runner, options)
+        self.management_ports: Optional[Tuple[int, ...]] = None
+
+    def set_baseline(self, management_ports: Sequence[int]) -> None:
+        self.management_ports = tuple(sorted(set(management_ports)))
+
+    def apply(self, plan: Plan) -> None:
+        self._prepare(plan.result, True)
+        self._commit()
+
+    def remove_all(self) -> None:
+        self._prepare([], False)
+        self._commit()
+
+    def _prepare(self, rules: Sequence[Rule], present: bool) -> None:
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        raise NotImplementedError

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
-    Backend,
     BackendError,
     BackendOptions,
     Detection,
@@ -34,12 +33,14 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilt
     FileStore,
     Fragment,
     LocalFiles,
+    NetfilterBackend,
     assemble,
     describe_keeps,
     fragments_for,
     keep_comment,
     keep_ports,
     keep_set,
+    keep_token,
     parse_comment,
     rule_comment,
 )
@@ -105,6 +106,10 @@ class NftRule:
     handle: int
     comment: Optional[str]
     expr: Tuple[Any, ...]
+
+
+# Parsed facts of an owned baseline rule that are not part of its match.
+NFT_NO_MATCH = frozenset({"verdict"})
 
 
 class Ruleset:
@@ -267,9 +272,8 @@ class Found(State):
     compat_filtering: List[str] = field(default_factory=list)
 
 
-class NftablesBackend(Backend):
+class NftablesBackend(NetfilterBackend):
     name = "nftables"
-    supports_baseline = True
 
     def __init__(self, runner: Runner, options: BackendOptions, files: Optional[FileStore] = None):
         super().__init__(runner, options)
@@ -278,7 +282,6 @@ class NftablesBackend(Backend):
         self.chain_names = {"inbound": self.prefix + "_in", "outbound": self.prefix + "_out"}
         self.include_path = "%s/%s.nft" % (INCLUDE_DIR, options.owner)
         self.warnings: List[str] = []
-        self.management_ports: Optional[Tuple[int, ...]] = None
         self._found: Optional[Found] = None
         self._host_bases: Dict[str, List[NftChain]] = {}
         self._target: Optional[State] = None
@@ -401,32 +404,20 @@ class NftablesBackend(Backend):
             content["fragments"].append(fragment)
             found.fragments.append(fragment)
             return
-        keep = self._keep_token(tag.key, facts) if tag.kind == BASELINE and direction == "inbound" else None
+        keep = (
+            keep_token(tag.key, facts, NFT_NO_MATCH, "iifname")
+            if tag.kind == BASELINE and direction == "inbound"
+            else None
+        )
         if keep is None:
             content["unknown"] += 1
         else:
             content["keeps"].add(keep)
 
-    @staticmethod
-    def _keep_token(kind: str, facts: Dict[str, Any]) -> Optional[str]:
-        extra = set(facts) - {"verdict"}
-        if kind == KEEP_ESTABLISHED and extra == {"ct"} and facts["ct"] == ("established", "related"):
-            return KEEP_ESTABLISHED
-        if kind == KEEP_LOOPBACK and extra == {"iifname"} and facts["iifname"] == "lo":
-            return KEEP_LOOPBACK
-        if kind == KEEP_MANAGEMENT and extra == {"protocol", "port"} and facts["protocol"] == "tcp":
-            low, high = facts["port"]
-            if low == high:
-                return "%s:%d" % (KEEP_MANAGEMENT, low)
-        return None
-
     def read_owned(self) -> List[Rule]:
         return assemble(self._load().fragments)
 
     # -- baseline and lockout facts for the module --------------------------------------
-    def set_baseline(self, management_ports: Sequence[int]) -> None:
-        self.management_ports = tuple(sorted(set(management_ports)))
-
     def baseline_state(self) -> Tuple[List[int], bool]:
         """Management ports the owned baseline keeps open, and whether input drops by default."""
         found = self._load()
@@ -602,14 +593,6 @@ class NftablesBackend(Backend):
         return lines
 
     # -- changing ----------------------------------------------------------------------
-    def apply(self, plan: Plan) -> None:
-        self._prepare(plan.result, True)
-        self._commit()
-
-    def remove_all(self) -> None:
-        self._prepare([], False)
-        self._commit()
-
     def _commit(self) -> None:
         if not self._script:
             return
