@@ -10,6 +10,8 @@ import os
 import sys
 import tempfile
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -34,3 +36,9 @@ def _install_collection_finder(root: str) -> None:
 ROOT = _collections_root()
 sys.path.insert(0, ROOT)
 _install_collection_finder(ROOT)
+
+
+@pytest.fixture(scope="session")
+def collections_path() -> str:
+    """The ANSIBLE_COLLECTIONS_PATH under which this checkout is biostar.hardening."""
+    return ROOT

@@ -156,23 +156,9 @@ for name in "${skipped[@]}"; do
   echo "SKIPPED $name: ${SKIPPED[$name]}"
 done
 
-suite_start=$EPOCHREALTIME
-for name in "${run[@]}"; do
-  while [ "${#pid_of[@]}" -ge "$jobs" ]; do
-    wait -n -p done_pid
-    rc=$?
-    for n in "${!pid_of[@]}"; do
-      if [ "${pid_of[$n]}" = "$done_pid" ]; then
-        unset "pid_of[$n]"
-        finish "$n" "$rc"
-      fi
-    done
-  done
-  started[$name]=$EPOCHREALTIME
-  run_one "$name" &
-  pid_of[$name]=$!
-done
-while [ "${#pid_of[@]}" -gt 0 ]; do
+# Wait for any one scenario run to end and record its result.
+reap_one() {
+  local done_pid rc n
   wait -n -p done_pid
   rc=$?
   for n in "${!pid_of[@]}"; do
@@ -181,7 +167,16 @@ while [ "${#pid_of[@]}" -gt 0 ]; do
       finish "$n" "$rc"
     fi
   done
+}
+
+suite_start=$EPOCHREALTIME
+for name in "${run[@]}"; do
+  while [ "${#pid_of[@]}" -ge "$jobs" ]; do reap_one; done
+  started[$name]=$EPOCHREALTIME
+  run_one "$name" &
+  pid_of[$name]=$!
 done
+while [ "${#pid_of[@]}" -gt 0 ]; do reap_one; done
 
 failed=()
 for name in "${run[@]}"; do

@@ -104,15 +104,8 @@ FATAL = re.compile(r"^fatal: \[([^\]]+)\]: FAILED! => (\{.*\})$")
 TASK = re.compile(r"^TASK \[(?:[^:\]]+ : )?(.*)\] \**$")
 
 
-def _collections_root() -> str:
-    for path in sys.path:
-        if os.path.isdir(os.path.join(path, "ansible_collections", "biostar", "hardening", "roles")):
-            return path
-    raise AssertionError("tests/conftest.py must make biostar.hardening importable")
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, collections_path):
     tmp = tmp_path_factory.mktemp("role")
     hosts = {}
     for name, (variables, _expected) in BAD_INPUT.items():
@@ -140,7 +133,7 @@ def run(tmp_path_factory):
     )
     env = dict(
         os.environ,
-        ANSIBLE_COLLECTIONS_PATH=_collections_root(),
+        ANSIBLE_COLLECTIONS_PATH=collections_path,
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_CALLBACK_RESULT_FORMAT="json",

@@ -20,15 +20,8 @@ ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbo
 NO_PYTHON = "/nonexistent/biostar-site-test/python3"
 
 
-def _collections_root() -> str:
-    for path in sys.path:
-        if os.path.isdir(os.path.join(path, "ansible_collections", "biostar", "hardening", "playbooks")):
-            return path
-    raise AssertionError("tests/conftest.py must make biostar.hardening importable")
-
-
 @pytest.fixture(scope="module")
-def record(tmp_path_factory):
+def record(tmp_path_factory, collections_path):
     tmp = tmp_path_factory.mktemp("site")
     inventory = {
         "all": {
@@ -42,7 +35,7 @@ def record(tmp_path_factory):
     (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
     env = dict(
         os.environ,
-        ANSIBLE_COLLECTIONS_PATH=_collections_root(),
+        ANSIBLE_COLLECTIONS_PATH=collections_path,
         ANSIBLE_CALLBACK_PLUGINS=os.path.join(REPO, "scripts", "demo", "callback"),
         ANSIBLE_CALLBACKS_ENABLED="biostar_demo_record",
         BIOSTAR_DEMO_RECORD=str(tmp / "record.json"),

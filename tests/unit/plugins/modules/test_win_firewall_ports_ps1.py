@@ -290,18 +290,10 @@ def disagreements(left: Dict[str, Any], right: Dict[str, Any], path: str = "") -
     return problems
 
 
-def collections_root() -> str:
-    """The folder tests/conftest.py links the checkout into, as ansible_collections/biostar/hardening."""
-    for entry in sys.path:
-        if os.path.isdir(os.path.join(entry, "ansible_collections", "biostar", "hardening", "plugins")):
-            return entry
-    raise AssertionError("tests/conftest.py did not put the collection on sys.path")
-
-
 @pytest.fixture(scope="module")
-def documented() -> Dict[str, Any]:
+def documented(collections_path: str) -> Dict[str, Any]:
     """The module's documentation as ansible-doc renders it (doc fragments expanded)."""
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_root(), ANSIBLE_NOCOLOR="1")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR="1")
     ansible_doc = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
     run = subprocess.run(
         [ansible_doc, "-t", "module", "--json", MODULE],
