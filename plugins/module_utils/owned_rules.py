@@ -11,14 +11,34 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 PROTOCOLS = ("tcp", "udp")
 DIRECTIONS = ("inbound", "outbound")
 FAMILIES = ("ipv4", "ipv6")
 PORT_MIN = 1
 PORT_MAX = 65535
+
+# The owner tag ends up in nftables/iptables chain names and comments, ufw comments and
+# firewalld service and policy names; this is what all of them accept.
+OWNER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+OWNER_VALID = "1-40 letters, digits, '_' or '-', starting with a letter or digit"
+
+# The Ansible option spec of one rule dict, shared by both modules and the lookup's
+# extra rules. Required fields and choices are checked by rules_from_dicts, whose
+# messages name the rule (rules[2].port), so the spec only gives types and defaults.
+# provenance and reference are accepted so the lookup's output feeds the modules unchanged.
+RULE_OPTIONS: Dict[str, Dict[str, Any]] = {
+    "protocol": {"type": "str"},
+    "port": {"type": "raw"},
+    "direction": {"type": "str", "default": "inbound"},
+    "peers": {"type": "list", "elements": "str", "default": []},
+    "purpose": {"type": "str"},
+    "provenance": {"type": "str"},
+    "reference": {"type": "str"},
+}
 
 
 class RuleError(ValueError):
@@ -27,6 +47,12 @@ class RuleError(ValueError):
 
 def invalid(argument: str, value: Any, valid: str) -> RuleError:
     return RuleError("%s: invalid value %r; valid values: %s" % (argument, value, valid))
+
+
+def validate_owner(owner: Any, argument: str = "owner") -> str:
+    if not isinstance(owner, str) or not OWNER_PATTERN.match(owner):
+        raise invalid(argument, owner, OWNER_VALID)
+    return owner
 
 
 def parse_port(value: Any, argument: str = "port") -> Tuple[int, int]:

@@ -23,6 +23,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
     PORT_MAX,
     PORT_MIN,
+    RULE_OPTIONS,
     Rule,
     RuleError,
     invalid,
@@ -61,18 +62,6 @@ GROUP_FORBIDDEN = "*?[]`"
 _DIRECTION = {"inbound": "Inbound", "outbound": "Outbound"}
 _SHORT_DIRECTION = {"inbound": "in", "outbound": "out"}
 _PROTOCOL = {"tcp": "TCP", "udp": "UDP"}
-
-# Mirrors the port_rules doc fragment: required fields and choices are checked by
-# owned_rules.rules_from_dicts, whose messages name the rule (rules[2].port).
-RULE_OPTIONS: Dict[str, Dict[str, Any]] = {
-    "protocol": {"type": "str"},
-    "port": {"type": "raw"},
-    "direction": {"type": "str", "default": "inbound"},
-    "peers": {"type": "list", "elements": "str", "default": []},
-    "purpose": {"type": "str"},
-    "provenance": {"type": "str"},
-    "reference": {"type": "str"},
-}
 
 # What a task may pass. The .ps1 spec has the same options plus the internal ``desired``
 # (tests/unit compares the three: this, the .ps1 spec and the documentation).

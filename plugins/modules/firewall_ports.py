@@ -245,26 +245,17 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.detect 
     DetectionError,
     select_backend,
 )
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import valid_owner
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
     PORT_MAX,
     PORT_MIN,
+    RULE_OPTIONS,
     Plan,
     Rule,
     RuleError,
     diff,
     render,
     rules_from_dicts,
-)
-
-RULE_OPTIONS = dict(
-    protocol=dict(type="str"),
-    port=dict(type="raw"),
-    direction=dict(type="str", default="inbound"),
-    peers=dict(type="list", elements="str", default=[]),
-    purpose=dict(type="str"),
-    provenance=dict(type="str"),
-    reference=dict(type="str"),
+    validate_owner,
 )
 
 ARGUMENT_SPEC = dict(
@@ -426,11 +417,10 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         module.fail_json(msg=msg, **dict(result, **extra))
 
     owner = params["owner"]
-    if not valid_owner(owner):
-        fail(
-            "owner: invalid value %r; valid values: 1-40 letters, digits, '_', '.', ':' or '-', starting with a "
-            "letter or digit" % owner
-        )
+    try:
+        validate_owner(owner)
+    except RuleError as exc:
+        fail(str(exc))
     present = params["state"] == "present"
     session = Session.parse(find_ssh_connection())
     try:
