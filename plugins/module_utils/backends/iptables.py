@@ -19,6 +19,8 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     BackendError,
     BackendOptions,
     Detection,
+    HostFiles,
+    LocalFiles,
     Runner,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import (
@@ -27,9 +29,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilt
     KEEP_LOOPBACK,
     KEEP_MANAGEMENT,
     ChainContent,
-    FileStore,
     Fragment,
-    LocalFiles,
     NetfilterBackend,
     assemble,
     describe_keeps,
@@ -196,7 +196,7 @@ IPTABLES_NO_MATCH = frozenset({"comment", "target"})
 class IptablesBackend(NetfilterBackend):
     name = "iptables"
 
-    def __init__(self, runner: Runner, options: BackendOptions, files: Optional[FileStore] = None):
+    def __init__(self, runner: Runner, options: BackendOptions, files: Optional[HostFiles] = None):
         super().__init__(runner, options)
         self.files = files or LocalFiles()
         prefix = chain_prefix(options.owner)

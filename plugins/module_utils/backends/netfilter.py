@@ -11,14 +11,15 @@ and the jumps into the owned chains carry the bare owner.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import Backend, BackendOptions, Runner
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
+    BackendOptions,
+    LegacyBackend,
+    Runner,
+)
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
     FAMILIES,
     Plan,
@@ -176,58 +177,6 @@ class ChainContent:
         return len(self.keeps) + len(self.fragments) + self.unknown
 
 
-class FileStore:
-    """File access on the managed host; tests replace it with an in-memory one."""
-
-    def read(self, path: str) -> Optional[str]:
-        raise NotImplementedError
-
-    def write(self, path: str, text: str) -> None:
-        raise NotImplementedError
-
-    def remove(self, path: str) -> None:
-        raise NotImplementedError
-
-    def isdir(self, path: str) -> bool:
-        raise NotImplementedError
-
-
-class LocalFiles(FileStore):
-    """The module runs on the managed host, so its files are local files."""
-
-    def read(self, path: str) -> Optional[str]:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            return None
-
-    def write(self, path: str, text: str) -> None:
-        directory = os.path.dirname(path)
-        os.makedirs(directory, mode=0o755, exist_ok=True)
-        mode = 0o644
-        with contextlib.suppress(FileNotFoundError):
-            mode = os.stat(path).st_mode & 0o7777
-        # Write beside the target and rename, so a crash never leaves half a ruleset.
-        handle, temp = tempfile.mkstemp(dir=directory, prefix=".biostar-")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.chmod(temp, mode)
-            os.replace(temp, path)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
-
-    def remove(self, path: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-
-    def isdir(self, path: str) -> bool:
-        return os.path.isdir(path)
-
-
 def keep_token(kind: str, facts: Dict[str, Any], ignored: FrozenSet[str], interface_key: str) -> Optional[str]:
     """Recognise an owned baseline rule from its parsed match facts.
 
@@ -246,7 +195,7 @@ def keep_token(kind: str, facts: Dict[str, Any], ignored: FrozenSet[str], interf
     return None
 
 
-class NetfilterBackend(Backend):
+class NetfilterBackend(LegacyBackend):
     """What the nftables and iptables backends share: baseline support and apply = prepare + commit."""
 
     supports_baseline = True

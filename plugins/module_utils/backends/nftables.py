@@ -22,6 +22,8 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     BackendError,
     BackendOptions,
     Detection,
+    HostFiles,
+    LocalFiles,
     Runner,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import (
@@ -30,9 +32,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilt
     KEEP_LOOPBACK,
     KEEP_MANAGEMENT,
     ChainContent,
-    FileStore,
     Fragment,
-    LocalFiles,
     NetfilterBackend,
     assemble,
     describe_keeps,
@@ -275,7 +275,7 @@ class Found(State):
 class NftablesBackend(NetfilterBackend):
     name = "nftables"
 
-    def __init__(self, runner: Runner, options: BackendOptions, files: Optional[FileStore] = None):
+    def __init__(self, runner: Runner, options: BackendOptions, files: Optional[HostFiles] = None):
         super().__init__(runner, options)
         self.files = files or LocalFiles()
         self.prefix = owned_prefix(options.owner)

@@ -3,11 +3,11 @@
 import os
 import stat
 
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import LocalFiles
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import (
     COMMENT_MAX,
     ChainContent,
     Fragment,
-    LocalFiles,
     Tag,
     assemble,
     describe_keeps,
