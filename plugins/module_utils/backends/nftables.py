@@ -27,20 +27,22 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     Runner,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import (
-    BASELINE,
     KEEP_ESTABLISHED,
     KEEP_LOOPBACK,
     KEEP_MANAGEMENT,
     ChainContent,
-    Fragment,
     NetfilterBackend,
-    assemble,
     describe_keeps,
-    fragments_for,
     keep_comment,
     keep_ports,
     keep_set,
     keep_token,
+)
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.tags import (
+    BASELINE,
+    Fragment,
+    assemble,
+    fragments_for,
     parse_comment,
     rule_comment,
 )

@@ -5,18 +5,19 @@ import stat
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import LocalFiles
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import (
-    COMMENT_MAX,
     ChainContent,
+    describe_keeps,
+    keep_ports,
+    keep_set,
+)
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.tags import (
+    COMMENT_MAX,
     Fragment,
     Tag,
     assemble,
-    describe_keeps,
     fragments_for,
-    keep_ports,
-    keep_set,
     parse_comment,
     rule_comment,
-    valid_owner,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import rules_from_dicts
 
@@ -54,16 +55,6 @@ def test_parse_comment_tells_jumps_rules_baseline_and_foreign_apart():
     assert parse_comment(OWNER, None) is None
     # Another owner whose name starts like ours is not ours.
     assert parse_comment("biostar", "biostar-hardening a4bbd27c") is None
-
-
-def test_owner_names_are_short_and_plain():
-    assert valid_owner("biostar-hardening")
-    assert valid_owner("site.extra:2")
-    assert not valid_owner("")
-    assert not valid_owner("has space")
-    assert not valid_owner('quote"')
-    assert not valid_owner("-leading-dash")
-    assert not valid_owner("x" * 41)
 
 
 def test_fragments_follow_the_peers_family():
