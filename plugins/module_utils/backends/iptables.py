@@ -15,7 +15,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.biostar.hardening.plugins.module_utils.backends import persistence
+from ansible_collections.biostar.hardening.plugins.module_utils.backends import netfilter, persistence
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
     BackendError,
     BackendOptions,
@@ -26,22 +26,11 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     Target,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import (
-    KEEP_ESTABLISHED,
-    KEEP_LOOPBACK,
-    TEXTS,
-    ChainContent,
-    Command,
     Found,
-    Line,
     NetfilterBackend,
     Place,
     State,
     Step,
-    collect,
-    content_lines,
-    describe_keeps,
-    keep_comment,
-    transition,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.tags import Fragment, rule_comment
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import FAMILIES, RuleError, parse_peers
@@ -133,15 +122,17 @@ def _is_tagged_jump(facts: Optional[Dict[str, Any]]) -> bool:
     return bool(facts) and set(facts) == {"comment", "target"} and facts["target"] not in TERMINAL_TARGETS
 
 
-def line_of(family: str, tokens: Sequence[str]) -> Line:
+def line_of(family: str, tokens: Sequence[str]) -> netfilter.Line:
     facts = summarise(tokens)
     if facts is None:
         # Not parsable, but our tag in the raw tokens still makes it ours.
-        return Line(tokens[tokens.index("--comment") + 1] if "--comment" in tokens[:-1] else None, known=False)
+        return netfilter.Line(
+            tokens[tokens.index("--comment") + 1] if "--comment" in tokens[:-1] else None, known=False
+        )
     target = facts.get("target", "")
     peers = facts.get("peers", ())
     verdict = "accept" if target == "ACCEPT" else "jump" if target and target not in TERMINAL_TARGETS else target
-    return Line(
+    return netfilter.Line(
         facts.get("comment"), True, verdict,
         target, facts.get("protocol", ""), facts.get("port"), family if peers else "", peers,
         {v: k for k, v in PEER_OPTION.items()}.get(facts.get("option", ""), ""), facts.get("ct", ()),
@@ -172,7 +163,7 @@ class IptablesBackend(NetfilterBackend):
     drop = "DROP"
     split_peers = True
     texts: ClassVar[Dict[str, str]] = dict(
-        TEXTS, policy="set {where} policy to {value}", unstray="delete stray owned rule in {where}"
+        netfilter.TEXTS, policy="set {where} policy to {value}", unstray="delete stray owned rule in {where}"
     )
 
     def __init__(self, runner: Runner, options: BackendOptions, files: Optional[HostFiles] = None):
@@ -235,7 +226,7 @@ class IptablesBackend(NetfilterBackend):
             policies[(family, TABLE, "INPUT")] = saved.policies.get("INPUT", "ACCEPT")
             owned.extend((family, TABLE, name) for name in saved.chains if name in names)
             lines.extend(((family, TABLE, chain), line_of(family, tokens), tokens) for chain, tokens in saved.rules)
-        return collect(self.options.owner, names, owned, lines, Found(State(policies=policies), host=host))
+        return netfilter.collect(self.options.owner, names, owned, lines, Found(State(policies=policies), host=host))
 
     def _places(self, found: Found, direction: str) -> List[Place]:
         usable = [f for f in FAMILIES if f not in found.host.unusable]
@@ -257,7 +248,7 @@ class IptablesBackend(NetfilterBackend):
     # -- render ------------------------------------------------------------------------
     def _steps(self, found: Found, target: State) -> List[Step]:
         usable = [family for family in FAMILIES if family not in found.host.unusable]
-        return [step for f in usable for step in transition(found.only(f), target.only(f))]
+        return [step for f in usable for step in netfilter.transition(found.only(f), target.only(f))]
 
     def _where(self, key: Sequence[str]) -> str:
         return key[2]
@@ -265,14 +256,17 @@ class IptablesBackend(NetfilterBackend):
     def _say(self, step: Step) -> str:
         return "%s: %s" % (LABELS[step.key[0]], super()._say(step))
 
-    def _chain_lines(self, name: str, content: ChainContent) -> List[str]:
+    def _chain_lines(self, name: str, content: netfilter.ChainContent) -> List[str]:
         owner = self.options.owner
         head = "-A %s " % name
-        words = {KEEP_ESTABLISHED: "-m conntrack --ctstate RELATED,ESTABLISHED", KEEP_LOOPBACK: "-i lo"}
+        words = {
+            netfilter.KEEP_ESTABLISHED: "-m conntrack --ctstate RELATED,ESTABLISHED",
+            netfilter.KEEP_LOOPBACK: "-i lo",
+        }
 
         def keep(kind: str, port: int) -> str:
             match = words.get(kind) or "-p tcp -m tcp --dport %d" % port
-            return head + '%s -m comment --comment "%s" -j ACCEPT' % (match, keep_comment(owner, kind))
+            return head + '%s -m comment --comment "%s" -j ACCEPT' % (match, netfilter.keep_comment(owner, kind))
 
         def rule(frag: Fragment) -> str:
             peer = "%s %s " % (PEER_OPTION[frag.direction], frag.peers[0]) if frag.peers else ""
@@ -282,9 +276,9 @@ class IptablesBackend(NetfilterBackend):
                 peer, frag.protocol, frag.protocol, port, comment,
             )  # fmt: skip
 
-        return content_lines(content, keep, rule)
+        return netfilter.content_lines(content, keep, rule)
 
-    def _render(self, steps: Sequence[Step]) -> Tuple[Command, ...]:
+    def _render(self, steps: Sequence[Step]) -> Tuple[netfilter.Command, ...]:
         commands = []
         for family in FAMILIES:
             mine = [step for step in steps if step.key[0] == family]
@@ -312,7 +306,7 @@ class IptablesBackend(NetfilterBackend):
             lines.extend("jump %s %s -> %s" % (LABELS[family], j[2], j[3]) for j in sorted(set(mine.jumps)))
             lines.append("policy %s INPUT %s" % (LABELS[family], mine.policies.get((family, TABLE, "INPUT"), "ACCEPT")))
             if mine.keeps():
-                lines.append("baseline keeps %s: %s" % (LABELS[family], describe_keeps(mine.keeps())))
+                lines.append("baseline keeps %s: %s" % (LABELS[family], netfilter.describe_keeps(mine.keeps())))
         return lines
 
     # -- persist -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.biostar.hardening.plugins.module_utils.backends import persistence
+from ansible_collections.biostar.hardening.plugins.module_utils.backends import netfilter, persistence
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
     BackendError,
     BackendOptions,
@@ -28,20 +28,11 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     Target,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import (
-    KEEP_ESTABLISHED,
-    KEEP_LOOPBACK,
-    ChainContent,
-    Command,
     Found,
-    Line,
     NetfilterBackend,
     Place,
     State,
     Step,
-    collect,
-    content_lines,
-    describe_keeps,
-    keep_comment,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.tags import Fragment, rule_comment
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import FAMILIES, RuleError, parse_peers
@@ -203,12 +194,12 @@ def summarise(expr: Sequence[Any]) -> Optional[Dict[str, Any]]:
     return facts
 
 
-def line_of(rule: NftRule) -> Line:
+def line_of(rule: NftRule) -> netfilter.Line:
     facts = summarise(rule.expr)
     if facts is None:
-        return Line(rule.comment, known=False)
+        return netfilter.Line(rule.comment, known=False)
     side = {v: k for k, v in PEER_FIELD.items()}.get(facts.get("field", ""), "")
-    return Line(
+    return netfilter.Line(
         rule.comment, True, facts.get("verdict", ""), facts.get("target") or "", facts.get("protocol", ""),
         facts.get("port"), facts.get("family", ""), facts.get("peers", ()), side, facts.get("ct", ()),
         facts.get("iifname", ""),
@@ -284,7 +275,7 @@ class NftablesBackend(NetfilterBackend):
             host=NftHost({h: tuple(c) for h, c in hosts.items()}, tuple(compat), files),
         )
         lines = [(rule.key, line_of(rule), rule.handle) for rule in ruleset.rules]
-        return collect(self.options.owner, names, owned, lines, frame)
+        return netfilter.collect(self.options.owner, names, owned, lines, frame)
 
     def _places(self, found: Found, direction: str) -> List[Place]:
         hook = HOOKS[direction]
@@ -308,14 +299,14 @@ class NftablesBackend(NetfilterBackend):
         return []
 
     # -- render ------------------------------------------------------------------------
-    def _chain_lines(self, key: Sequence[str], content: ChainContent) -> List[str]:
+    def _chain_lines(self, key: Sequence[str], content: netfilter.ChainContent) -> List[str]:
         head = "add rule %s %s %s " % tuple(key)
         owner = self.options.owner
-        words = {KEEP_ESTABLISHED: "ct state established,related", KEEP_LOOPBACK: 'iifname "lo"'}
+        words = {netfilter.KEEP_ESTABLISHED: "ct state established,related", netfilter.KEEP_LOOPBACK: 'iifname "lo"'}
 
         def keep(kind: str, port: int) -> str:
             match = words.get(kind) or "tcp dport %d" % port
-            return head + '%s accept comment "%s"' % (match, keep_comment(owner, kind))
+            return head + '%s accept comment "%s"' % (match, netfilter.keep_comment(owner, kind))
 
         def rule(frag: Fragment) -> str:
             parts = []
@@ -326,7 +317,7 @@ class NftablesBackend(NetfilterBackend):
             parts.append("%s dport %s accept" % (frag.protocol, port))
             return head + " ".join(parts) + ' comment "%s"' % rule_comment(owner, frag.key, frag.purpose)
 
-        return content_lines(content, keep, rule)
+        return netfilter.content_lines(content, keep, rule)
 
     def _lines(self, step: Step) -> List[str]:
         where = " ".join(step.key[:3])
@@ -345,7 +336,7 @@ class NftablesBackend(NetfilterBackend):
             "untable": ["delete table %s %s" % (family, table)],
         }[step.op]
 
-    def _render(self, steps: Sequence[Step]) -> Tuple[Command, ...]:
+    def _render(self, steps: Sequence[Step]) -> Tuple[netfilter.Command, ...]:
         # One nft -f is one kernel transaction: it all applies or nothing does.
         script = [line for step in steps for line in self._lines(step)]
         return ((APPLY, "\n".join(script) + "\n"),) if script else ()
@@ -355,7 +346,7 @@ class NftablesBackend(NetfilterBackend):
         lines.extend("policy %s %s %s %s" % (*key, policy) for key, policy in sorted(state.policies.items()))
         lines.extend("policy %s %s %s %s" % (f, self.prefix, h, p) for (f, h), p in sorted(state.bases.items()))
         if state.keeps():
-            lines.append("baseline keeps %s" % describe_keeps(state.keeps()))
+            lines.append("baseline keeps %s" % netfilter.describe_keeps(state.keeps()))
         return lines
 
     # -- persist -----------------------------------------------------------------------
