@@ -58,13 +58,8 @@ def keep_ports(keeps: Iterable[str]) -> List[int]:
 
 def describe_keeps(keeps: Iterable[str]) -> str:
     tokens = set(keeps)
-    parts = []
-    if KEEP_ESTABLISHED in tokens:
-        parts.append("established/related")
-    if KEEP_LOOPBACK in tokens:
-        parts.append("loopback")
-    parts.extend("tcp/%d" % port for port in keep_ports(tokens))
-    return ", ".join(parts)
+    named = ((KEEP_ESTABLISHED, "established/related"), (KEEP_LOOPBACK, "loopback"))
+    return ", ".join([word for kind, word in named if kind in tokens] + ["tcp/%d" % p for p in keep_ports(tokens)])
 
 
 @dataclass(frozen=True)
@@ -355,9 +350,8 @@ class NetfilterBackend(Backend):
     def read(self) -> Snapshot:
         found = self._load()
         state = found.state
-        drops = any(p.lower() == "drop" for p in state.policies.values()) or any(
-            policy == "drop" for (_family, hook), policy in state.bases.items() if hook == "input"
-        )
+        inputs = [policy for (_family, hook), policy in state.bases.items() if hook == "input"]
+        drops = any(policy.lower() == "drop" for policy in [*state.policies.values(), *inputs])
         owned = tuple(assemble(found.fragments))
         structure = tuple(self._structure(found, state))
         return Snapshot(owned, structure, tuple(keep_ports(state.keeps())), drops, detail=found)

@@ -351,33 +351,6 @@ class NftablesBackend(NetfilterBackend):
 
     # -- persist -----------------------------------------------------------------------
     def _files(self, found: Found, state: State) -> Tuple[List[FileChange], List[str]]:
-        wanted = None if state.empty() else self._include(found, state)
-        return persistence.nft_changes(found.host.files, self.options.owner, wanted)
-
-    def _include(self, found: Found, state: State) -> str:
-        out = [
-            "#!/usr/sbin/nft -f",
-            "# Written by biostar.hardening for owner %s; the next run rewrites it." % self.options.owner,
-            "# Recreates the owned chains and the jumps into them after the host's own ruleset.",
-        ]
-        for family in state.families():
-            # add + delete + add: reloading twice never doubles the owned table.
-            out.extend("%s table %s %s" % (verb, family, self.prefix) for verb in ("add", "delete", "add"))
-            bases = sorted((hook, p) for (f, hook), p in state.bases.items() if f == family)
-            out.extend(self._lines(Step("base", (family, self.prefix, hook), p))[0] for hook, p in bases)
         chains = {chain.key: chain for hook_chains in found.host.bases.values() for chain in hook_chains}
-        for key in dict.fromkeys(j[:3] for j in state.jumps if not self._owned(j[0], j[1])):
-            out.append("add table %s %s" % key[:2])
-            chain, policy = chains.get(key), state.policies.get(key)
-            if policy and chain is not None:
-                out.append(
-                    "add chain %s %s %s { type %s hook %s priority %d ; policy %s ; }"
-                    % (*key, chain.type, chain.hook, chain.prio, policy)
-                )
-            else:
-                # Never fails: a missing chain becomes a harmless regular chain.
-                out.append("add chain %s %s %s" % key)
-        for key, content in sorted(state.chains.items()):
-            out.extend(self._lines(Step("fill", key, content)))
-        out.extend(self._lines(Step("jump", jump))[0] for jump in state.jumps)
-        return "\n".join(out) + "\n"
+        text = persistence.nft_include(self.options.owner, self.prefix, state, chains, self._lines)
+        return persistence.nft_changes(found.host.files, self.options.owner, None if state.empty() else text)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import fnmatch
 import shlex
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import FileChange, HostFiles
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import State, Step
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.tags import parse_comment
 
 INCLUDE_DIR = "/etc/nftables.d"
@@ -70,6 +71,41 @@ def nft_changes(
         kept = [each for each in lines if each.strip() not in (line, marker(owner))]
         changes.append(FileChange(config, "\n".join(kept) + "\n", text))
     return changes, []
+
+
+def nft_include(
+    owner: str, table: str, state: State, chains: Mapping[Any, Any], lines: Callable[[Step], List[str]]
+) -> str:
+    """The include file: the owned table (``table``) and chains, and the host chains they hang in.
+
+    ``chains``: the host's base chains by key (for type, hook and priority); ``lines``: the
+    dialect's rendering of one step.
+    """
+    out = [
+        "#!/usr/sbin/nft -f",
+        "# Written by biostar.hardening for owner %s; the next run rewrites it." % owner,
+        "# Recreates the owned chains and the jumps into them after the host's own ruleset.",
+    ]
+    for family in state.families():
+        # add + delete + add: reloading twice never doubles the owned table.
+        out.extend("%s table %s %s" % (verb, family, table) for verb in ("add", "delete", "add"))
+        bases = sorted((hook, policy) for (f, hook), policy in state.bases.items() if f == family)
+        out.extend(lines(Step("base", (family, table, hook), policy))[0] for hook, policy in bases)
+    for key in dict.fromkeys(jump[:3] for jump in state.jumps if jump[1] != table):
+        out.append("add table %s %s" % key[:2])
+        chain, policy = chains.get(key), state.policies.get(key)
+        if policy and chain is not None:
+            out.append(
+                "add chain %s %s %s { type %s hook %s priority %d ; policy %s ; }"
+                % (*key, chain.type, chain.hook, chain.prio, policy)
+            )
+        else:
+            # Never fails: a missing chain becomes a harmless regular chain.
+            out.append("add chain %s %s %s" % key)
+    for key, content in sorted(state.chains.items()):
+        out.extend(lines(Step("fill", key, content)))
+    out.extend(lines(Step("jump", jump))[0] for jump in state.jumps)
+    return "\n".join(out) + "\n"
 
 
 def iptables_layout(files: HostFiles, families: Sequence[str]) -> Dict[str, str]:
