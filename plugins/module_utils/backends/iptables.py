@@ -15,20 +15,10 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.biostar.hardening.plugins.module_utils.backends import netfilter, persistence
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
-    BackendError,
-    BackendOptions,
-    Detection,
-    FileChange,
-    HostFiles,
-    Runner,
-    Target,
-)
+from ansible_collections.biostar.hardening.plugins.module_utils.backends import base, netfilter, persistence
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import (
     Found,
     NetfilterBackend,
-    Place,
     State,
     Step,
 )
@@ -166,16 +156,16 @@ class IptablesBackend(NetfilterBackend):
         netfilter.TEXTS, policy="set {where} policy to {value}", unstray="delete stray owned rule in {where}"
     )
 
-    def __init__(self, runner: Runner, options: BackendOptions, files: Optional[HostFiles] = None):
+    def __init__(self, runner: base.Runner, options: base.BackendOptions, files: Optional[base.HostFiles] = None):
         super().__init__(runner, options, files)
         prefix = chain_prefix(options.owner)
         self.chain_names = {"inbound": prefix + "-INPUT", "outbound": prefix + "-OUTPUT"}
 
     @classmethod
-    def detect(cls, runner: Runner) -> Detection:
+    def detect(cls, runner: base.Runner) -> base.Detection:
         missing = [name for name in ("iptables", "iptables-save", "iptables-restore") if not runner.which(name)]
         if missing:
-            return Detection(cls.name, False, False, "%s not found" % ", ".join(missing))
+            return base.Detection(cls.name, False, False, "%s not found" % ", ".join(missing))
         version = runner.run(["iptables", "--version"]).stdout.strip() or "iptables"
         details = []
         active = False
@@ -187,7 +177,7 @@ class IptablesBackend(NetfilterBackend):
             if listed.rc != 0:
                 if family == "ipv4":
                     detail = "%s: %s failed: %s" % (version, save, listed.stderr.strip())
-                    return Detection(cls.name, False, False, detail)
+                    return base.Detection(cls.name, False, False, detail)
                 continue
             saved = parse_save(listed.stdout)
             policy = saved.policies.get("INPUT", "ACCEPT")
@@ -197,7 +187,7 @@ class IptablesBackend(NetfilterBackend):
             )
             active = active or policy != "ACCEPT" or count > 0
             details.append("%s INPUT policy %s, %d rules" % (LABELS[family], policy, count))
-        return Detection(cls.name, True, active, "%s; %s" % (version, "; ".join(details)))
+        return base.Detection(cls.name, True, active, "%s; %s" % (version, "; ".join(details)))
 
     # -- parse -------------------------------------------------------------------------
     def _load(self) -> Found:
@@ -209,7 +199,7 @@ class IptablesBackend(NetfilterBackend):
                 texts[family] = listed.stdout
             elif family == "ipv4":
                 message = "iptables: %s -t filter failed (rc=%d)" % (save, listed.rc)
-                raise BackendError(message, stderr=listed.stderr.strip(), command=[save, "-t", TABLE])
+                raise base.BackendError(message, stderr=listed.stderr.strip(), command=[save, "-t", TABLE])
             else:
                 unusable[family] = listed.stderr.strip() or "rc=%d" % listed.rc
         saved = {}
@@ -228,17 +218,17 @@ class IptablesBackend(NetfilterBackend):
             lines.extend(((family, TABLE, chain), line_of(family, tokens), tokens) for chain, tokens in saved.rules)
         return netfilter.collect(self.options.owner, names, owned, lines, Found(State(policies=policies), host=host))
 
-    def _places(self, found: Found, direction: str) -> List[Place]:
+    def _places(self, found: Found, direction: str) -> List[netfilter.Place]:
         usable = [f for f in FAMILIES if f not in found.host.unusable]
-        return [Place(family, TABLE, (BUILTIN[direction],), (family,)) for family in usable]
+        return [netfilter.Place(family, TABLE, (BUILTIN[direction],), (family,)) for family in usable]
 
-    def _notes(self, found: Found, target: Target) -> List[str]:
+    def _notes(self, found: Found, target: base.Target) -> List[str]:
         notes = []
         for family, reason in sorted(found.host.unusable.items()):
             needs = [r.describe() for r in target.rules if family in r.families() and r.peers_for(family)]
             if needs:
                 message = "iptables: %s is unusable here, but rules name %s peers: %s"
-                raise BackendError(message % (LABELS[family], family, "; ".join(needs)), stderr=reason)
+                raise base.BackendError(message % (LABELS[family], family, "; ".join(needs)), stderr=reason)
             if target.present and target.rules:
                 notes.append("%s is unusable here (%s): %s is not managed" % (LABELS[family], reason, family))
         if self.options.persist and not found.host.saved:
@@ -310,14 +300,14 @@ class IptablesBackend(NetfilterBackend):
         return lines
 
     # -- persist -----------------------------------------------------------------------
-    def _files(self, found: Found, state: State) -> Tuple[List[FileChange], List[str]]:
+    def _files(self, found: Found, state: State) -> Tuple[List[base.FileChange], List[str]]:
         """The whole ruleset as iptables-save prints it, only where a file's owned part is stale."""
         changes = []
         for family, (path, text, dump) in sorted(found.host.saved.items()):
             mine = state.over(found.state).only(family)
             if mine.empty() if text is None else self._view(text, family) == self._view(mine):
                 continue
-            changes.append(FileChange(path, self._splice(dump, mine), text))
+            changes.append(base.FileChange(path, self._splice(dump, mine), text))
         return changes, []
 
     def _view(self, state: Any, family: str = "") -> Tuple[Any, ...]:

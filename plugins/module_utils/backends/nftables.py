@@ -17,20 +17,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.biostar.hardening.plugins.module_utils.backends import netfilter, persistence
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
-    BackendError,
-    BackendOptions,
-    Detection,
-    FileChange,
-    HostFiles,
-    Runner,
-    Target,
-)
+from ansible_collections.biostar.hardening.plugins.module_utils.backends import base, netfilter, persistence
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import (
     Found,
     NetfilterBackend,
-    Place,
     State,
     Step,
 )
@@ -102,7 +92,7 @@ class Ruleset:
         try:
             items = json.loads(text or "{}").get("nftables", [])
         except ValueError as exc:
-            raise BackendError("nftables: cannot parse 'nft -j list ruleset' output: %s" % exc) from None
+            raise base.BackendError("nftables: cannot parse 'nft -j list ruleset' output: %s" % exc) from None
         self.tables = [(i["table"]["family"], i["table"]["name"]) for i in items if "table" in i]
         self.chains: Dict[ChainKey, NftChain] = {}
         for chain in (i["chain"] for i in items if "chain" in i):
@@ -218,25 +208,25 @@ class NftHost:
 class NftablesBackend(NetfilterBackend):
     name = "nftables"
 
-    def __init__(self, runner: Runner, options: BackendOptions, files: Optional[HostFiles] = None):
+    def __init__(self, runner: base.Runner, options: base.BackendOptions, files: Optional[base.HostFiles] = None):
         super().__init__(runner, options, files)
         self.owned_table = self.prefix = owned_prefix(options.owner)
         self.chain_names = {"inbound": self.prefix + "_in", "outbound": self.prefix + "_out"}
 
     @classmethod
-    def detect(cls, runner: Runner) -> Detection:
+    def detect(cls, runner: base.Runner) -> base.Detection:
         if not runner.which("nft"):
-            return Detection(cls.name, False, False, "nft not found")
+            return base.Detection(cls.name, False, False, "nft not found")
         listed = runner.run(["nft", "-j", "list", "ruleset"])
         if listed.rc != 0:
-            return Detection(cls.name, False, False, "nft -j list ruleset failed: %s" % listed.stderr.strip())
+            return base.Detection(cls.name, False, False, "nft -j list ruleset failed: %s" % listed.stderr.strip())
         try:
             ruleset = Ruleset(listed.stdout)
-        except BackendError as exc:
-            return Detection(cls.name, False, False, str(exc))
+        except base.BackendError as exc:
+            return base.Detection(cls.name, False, False, str(exc))
         native = [c for c in ruleset.base_chains("input") if not c.iptables_compat]
         if not native:
-            return Detection(cls.name, True, False, "no nftables base chain on hook input")
+            return base.Detection(cls.name, True, False, "no nftables base chain on hook input")
         counts = {c.key: 0 for c in native}
         for rule in ruleset.rules:
             # A tagged jump alone (ours, into a chain of accepts) does not make a host filter.
@@ -246,7 +236,7 @@ class NftablesBackend(NetfilterBackend):
         detail = "base chains on hook input: %s" % ", ".join(
             "%s (policy %s, %d rules)" % (c.label(), c.policy or "accept", counts[c.key]) for c in native
         )
-        return Detection(cls.name, True, bool(filtering), detail)
+        return base.Detection(cls.name, True, bool(filtering), detail)
 
     # -- parse -------------------------------------------------------------------------
     def _owned(self, family: str, table: str) -> bool:
@@ -277,20 +267,20 @@ class NftablesBackend(NetfilterBackend):
         lines = [(rule.key, line_of(rule), rule.handle) for rule in ruleset.rules]
         return netfilter.collect(self.options.owner, names, owned, lines, frame)
 
-    def _places(self, found: Found, direction: str) -> List[Place]:
+    def _places(self, found: Found, direction: str) -> List[netfilter.Place]:
         hook = HOOKS[direction]
         tables: Dict[Tuple[str, str], List[str]] = {}
         for chain in found.host.bases[hook]:
             tables.setdefault((chain.family, chain.table), []).append(chain.name)
-        places = [Place(f, t, tuple(sorted(b)), TABLE_FAMILIES[f]) for (f, t), b in sorted(tables.items())]
+        places = [netfilter.Place(f, t, tuple(sorted(b)), TABLE_FAMILIES[f]) for (f, t), b in sorted(tables.items())]
         covered = {family for place in places for family in place.families}
         uncovered = tuple(f for f in FAMILIES if f not in covered)
         if uncovered:
             family = "inet" if len(uncovered) == 2 else ADDRESS_PROTOCOL[uncovered[0]]
-            places.append(Place(family, self.prefix, (hook,), uncovered, hook))
+            places.append(netfilter.Place(family, self.prefix, (hook,), uncovered, hook))
         return places
 
-    def _notes(self, found: Found, target: Target) -> List[str]:
+    def _notes(self, found: Found, target: base.Target) -> List[str]:
         if found.host.compat_filtering and target.present:
             return [
                 "iptables (nf_tables variant) also filters input in %s; an nftables accept cannot "
@@ -350,7 +340,7 @@ class NftablesBackend(NetfilterBackend):
         return lines
 
     # -- persist -----------------------------------------------------------------------
-    def _files(self, found: Found, state: State) -> Tuple[List[FileChange], List[str]]:
+    def _files(self, found: Found, state: State) -> Tuple[List[base.FileChange], List[str]]:
         chains = {chain.key: chain for hook_chains in found.host.bases.values() for chain in hook_chains}
         text = persistence.nft_include(self.options.owner, self.prefix, state, chains, self._lines)
         return persistence.nft_changes(found.host.files, self.options.owner, None if state.empty() else text)
