@@ -146,7 +146,10 @@ def splice(
                 declared.append(words if words[0] not in policies else [words[0], policies[words[0]], *words[2:]])
             continue
         elif inside and line.startswith("-A "):
-            tokens = shlex.split(line)
+            try:
+                tokens = shlex.split(line)
+            except ValueError:
+                tokens = line.split()
             comment = tokens[tokens.index("--comment") + 1] if "--comment" in tokens[:-1] else None
             if tokens[1] not in names and parse_comment(owner, comment) is None:
                 rules.setdefault(tokens[1], []).append(line)
