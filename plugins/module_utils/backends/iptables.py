@@ -120,14 +120,11 @@ def line_of(family: str, tokens: Sequence[str]) -> netfilter.Line:
             tokens[tokens.index("--comment") + 1] if "--comment" in tokens[:-1] else None, known=False
         )
     target = facts.get("target", "")
-    peers = facts.get("peers", ())
     verdict = "accept" if target == "ACCEPT" else "jump" if target and target not in TERMINAL_TARGETS else target
-    return netfilter.Line(
-        facts.get("comment"), True, verdict,
-        target, facts.get("protocol", ""), facts.get("port"), family if peers else "", peers,
-        {v: k for k, v in PEER_OPTION.items()}.get(facts.get("option", ""), ""), facts.get("ct", ()),
-        facts.get("iif", ""),
-    )  # fmt: skip
+    side = {v: k for k, v in PEER_OPTION.items()}.get(facts.get("option", ""), "")
+    return netfilter.Line.of(
+        facts.get("comment"), facts, verdict=verdict, family=family if "peers" in facts else "", side=side
+    )
 
 
 def render_tokens(tokens: Sequence[str]) -> str:
@@ -262,9 +259,8 @@ class IptablesBackend(NetfilterBackend):
             peer = "%s %s " % (PEER_OPTION[frag.direction], frag.peers[0]) if frag.peers else ""
             port = str(frag.port_low) if frag.port_low == frag.port_high else "%d:%d" % (frag.port_low, frag.port_high)
             comment = rule_comment(owner, frag.key, frag.purpose)
-            return head + '%s-p %s -m %s --dport %s -m comment --comment "%s" -j ACCEPT' % (
-                peer, frag.protocol, frag.protocol, port, comment,
-            )  # fmt: skip
+            text = '%s-p %s -m %s --dport %s -m comment --comment "%s" -j ACCEPT'
+            return head + text % (peer, frag.protocol, frag.protocol, port, comment)
 
         return netfilter.content_lines(content, keep, rule)
 

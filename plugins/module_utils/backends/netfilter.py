@@ -110,6 +110,12 @@ class Line:
     ct: Tuple[str, ...] = ()
     iif: str = ""
 
+    @classmethod
+    def of(cls, comment: Optional[str], facts: Mapping[str, Any], **fields: Any) -> Line:
+        """A Line from a dialect's parsed facts (in the shared names); ``fields`` add to them."""
+        names = ("verdict", "target", "protocol", "port", "family", "peers", "ct", "iif")
+        return cls(comment, True, **dict({k: facts[k] for k in names if k in facts}, **fields))
+
     def matches(self) -> FrozenSet[str]:
         named = (("protocol", self.protocol), ("port", self.port), ("peers", self.peers), ("ct", self.ct))
         return frozenset(name for name, value in (*named, ("iif", self.iif)) if value)
@@ -163,9 +169,7 @@ class State:
 
     def over(self, before: State) -> State:
         """This target with the policies it leaves alone as they were ``before``."""
-        policies = dict(before.policies)
-        policies.update(self.policies)
-        return replace(self, policies=policies)
+        return replace(self, policies={**before.policies, **self.policies})
 
 
 @dataclass(frozen=True)

@@ -96,10 +96,8 @@ class Ruleset:
         self.tables = [(i["table"]["family"], i["table"]["name"]) for i in items if "table" in i]
         self.chains: Dict[ChainKey, NftChain] = {}
         for chain in (i["chain"] for i in items if "chain" in i):
-            found = NftChain(
-                chain["family"], chain["table"], chain["name"], chain.get("type"), chain.get("hook"),
-                _int(chain.get("prio")), chain.get("policy"),
-            )  # fmt: skip
+            names = (chain.get(key) for key in ("family", "table", "name", "type", "hook"))
+            found = NftChain(*names, _int(chain.get("prio")), chain.get("policy"))
             self.chains[found.key] = found
         self.rules = [
             NftRule(
@@ -189,11 +187,9 @@ def line_of(rule: NftRule) -> netfilter.Line:
     if facts is None:
         return netfilter.Line(rule.comment, known=False)
     side = {v: k for k, v in PEER_FIELD.items()}.get(facts.get("field", ""), "")
-    return netfilter.Line(
-        rule.comment, True, facts.get("verdict", ""), facts.get("target") or "", facts.get("protocol", ""),
-        facts.get("port"), facts.get("family", ""), facts.get("peers", ()), side, facts.get("ct", ()),
-        facts.get("iifname", ""),
-    )  # fmt: skip
+    return netfilter.Line.of(
+        rule.comment, facts, target=facts.get("target") or "", side=side, iif=facts.get("iifname", "")
+    )
 
 
 @dataclass(frozen=True)
