@@ -11,8 +11,8 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.biostar.hardening.plugins.doc_fragments.port_rules import ModuleDocFragment
 from ansible_collections.biostar.hardening.plugins.module_utils import lockout
-from ansible_collections.biostar.hardening.plugins.module_utils.backends import detect, iptables, nftables
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import Detection, LegacyBackend
+from ansible_collections.biostar.hardening.plugins.module_utils.backends import base, detect
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import Backend, Detection
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import rules_from_dicts
 from ansible_collections.biostar.hardening.plugins.modules import firewall_ports
 
@@ -47,7 +47,7 @@ class Exited(Exception):
 
 
 def stub(name, active=False):
-    class Stub(LegacyBackend):
+    class Stub(Backend):
         pass
 
     Stub.name = name
@@ -59,8 +59,8 @@ def stub(name, active=False):
 def host(monkeypatch):
     state = SimpleNamespace(runner=None, files=FakeFiles(), ssh=None, warnings=[])
     monkeypatch.setattr(firewall_ports, "ModuleRunner", lambda module: state.runner)
-    monkeypatch.setattr(nftables, "LocalFiles", lambda: state.files)
-    monkeypatch.setattr(iptables, "LocalFiles", lambda: state.files)
+    # Every backend reaches host files through base.LocalFiles unless given others.
+    monkeypatch.setattr(base, "LocalFiles", lambda: state.files)
     monkeypatch.setattr(firewall_ports, "find_ssh_connection", lambda: state.ssh)
     # The other firewalls are present but inactive, so auto detection reaches netfilter.
     monkeypatch.setattr(detect, "REGISTRY", dict(detect.REGISTRY, ufw=stub("ufw"), firewalld=stub("firewalld")))
