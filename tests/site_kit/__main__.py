@@ -2,11 +2,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """site_kit from YAML and shell: ``python3 tests/site_kit COMMAND ...`` (or ``-m site_kit``).
 
-    link DIR                                      biostar.hardening under DIR/ansible_collections
-    start NAME [--image I] [--hostname H] [--command "sleep infinity"] [--systemd always]
-               [--cap NET_ADMIN ...] [--opt --init ...] [--label KEY=VALUE ...]
-    remove NAME...                                by exact name
-    seed NAME BACKEND [--foreign-rule] [--output-drop] [--offline]
+link DIR                                      biostar.hardening under DIR/ansible_collections
+start NAME [--image I] [--hostname H] [--command "sleep infinity"] [--systemd always]
+           [--cap NET_ADMIN ...] [--opt --init ...] [--label KEY=VALUE ...]
+remove NAME...                                by exact name
+seed NAME BACKEND [--foreign-rule] [--output-drop] [--offline]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from site_kit import collection, firewall, podman
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="site_kit", description=__doc__.splitlines()[0])
-    commands = top.add_subparsers(dest="command", required=True)
+    commands = top.add_subparsers(dest="action", required=True)
     commands.add_parser("link").add_argument("root")
     start = commands.add_parser("start")
     start.add_argument("name")
@@ -48,15 +48,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "link":
+    if args.action == "link":
         print("biostar.hardening -> %s (collections path %s)" % (collection.REPO, collection.link(args.root)))
-    elif args.command == "start":
+    elif args.action == "start":
         labels = dict(label.split("=", 1) for label in args.label)
         podman.start(
             args.name, args.image, args.hostname, shlex.split(args.command), args.systemd,
             args.cap or podman.CAPABILITIES, labels, args.opt,
         )  # fmt: skip
-    elif args.command == "remove":
+    elif args.action == "remove":
         podman.remove(args.names)
     else:
         options = dict(foreign_rule=args.foreign_rule, output_drop=args.output_drop, offline=args.offline)

@@ -110,11 +110,13 @@ def run(
     env: Optional[Mapping[str, str]] = None,
     timeout: float = 600,
     cwd: Optional[str] = None,
+    log: Optional[str] = None,
 ) -> Run:
     """ansible-playbook (the venv's, beside this Python) with a fresh record.
 
     ``options``: more command-line flags (``--check``, ``--diff``); ``env``: from
-    collection.ansible_env (default: this process's, with the recording callback).
+    collection.ansible_env (default: this process's, with the recording callback);
+    ``log``: a file for stdout and stderr together (then both are in ``Run.stdout``).
     """
     binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     command = [binary if os.path.exists(binary) else "ansible-playbook", "-i", inventory, playbook, *options]
@@ -129,7 +131,15 @@ def run(
         run_env = dict(env) if env is not None else ansible_env()
         run_env[RECORD_ENV] = record_path
         began = time.monotonic()
-        proc = subprocess.run(command, capture_output=True, text=True, env=run_env, timeout=timeout, cwd=cwd, check=False)
+        if log:
+            with open(log, "w", encoding="utf-8") as out:
+                proc = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=run_env, timeout=timeout,
+                                      cwd=cwd, check=False)  # fmt: skip
+            with open(log, encoding="utf-8") as out:
+                proc.stdout, proc.stderr = out.read(), ""
+        else:
+            proc = subprocess.run(command, capture_output=True, text=True, env=run_env, timeout=timeout, cwd=cwd,
+                                  check=False)  # fmt: skip
         seconds = time.monotonic() - began
         record = None
         if os.path.exists(record_path):

@@ -18,9 +18,7 @@ class CommandFailed(AssertionError):
 
 
 def podman(*args: str, timeout: float = 120, check: bool = True, stdin: Optional[str] = None):
-    proc = subprocess.run(
-        ["podman", *args], input=stdin, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    proc = subprocess.run(["podman", *args], input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise CommandFailed("`podman %s` exited %d: %s" % (" ".join(args[:4]), proc.returncode, proc.stderr.strip()))
     return proc

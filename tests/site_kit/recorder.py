@@ -39,13 +39,17 @@ class Recorder(CallbackBase):
 
     def _record(self, result: Any, status: str) -> None:
         task = result.task
+        data = dict(result.result)
+        if status != "ok":
+            # ansible-core 2.19 leaves the flag out of some results (a failed action plugin).
+            data.setdefault(status, True)
         self.tasks.append(
             {
                 "host": result.host.get_name(),
                 "task": task.get_name(),
                 "action": task.resolved_action or task.action,
                 "status": status,
-                "result": result.result,
+                "result": data,
             }
         )
 

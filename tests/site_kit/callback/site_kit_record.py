@@ -4,6 +4,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
+sys.path.append(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from site_kit.recorder import Recorder
+
 DOCUMENTATION = r"""
 name: site_kit_record
 type: notification
@@ -14,13 +21,6 @@ description:
 requirements:
   - enabled in callbacks_enabled
 """
-
-import os
-import sys
-
-sys.path.append(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-from site_kit.recorder import Recorder
 
 
 class CallbackModule(Recorder):
