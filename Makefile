@@ -42,7 +42,7 @@ sanity: venv ## ansible-test sanity on a copy of the collection
 	bash scripts/sanity.sh
 
 units: venv ## pytest unit tests
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit tests/site_kit/tests
 
 molecule: venv images ## every Linux molecule scenario, with real containers
 	bash extensions/molecule/run-scenarios.sh
