@@ -205,8 +205,8 @@ def edit(item: RulesFile, current: Dict[Spec, Block], wanted: Dict[Spec, str], t
         return rewrite(item.lines(), replace, append)
     except ValueError as error:
         raise BackendError(
-            "ufw: cannot add owned rules to %s (%s); ufw keeps its rules there, run 'ufw reload' or"
-            " reinstall ufw to recreate it" % (item.path, error)
+            "ufw: cannot add owned rules to %s (%s); ufw keeps its rules there, so reinstall ufw or put"
+            " its rule file back first" % (item.path, error)
         ) from error
 
 
