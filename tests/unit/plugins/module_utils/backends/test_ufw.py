@@ -576,7 +576,7 @@ def test_the_rules_file_ufw_ships_gets_owned_rules_after_its_rules_line():
     backend = UfwBackend(ReplayRunner([], {}), BackendOptions(), files)
     changes = backend.plan(backend.read(), Target((rule(1480),)))
     text = changes.files[0].text
-    assert text.startswith(shipped.split("-A ufw-user-limit ")[0] + "\n### tuple ### allow tcp 1480 ")
+    assert text.startswith(shipped.split("-A ufw-user-limit ", maxsplit=1)[0] + "\n### tuple ### allow tcp 1480 ")
     assert foreign_lines(text) == foreign_lines(shipped)
     assert changes.payload.texts == ()  # ufw.conf does not say ENABLED=yes: nothing is loaded
     files.texts[V4] = text
