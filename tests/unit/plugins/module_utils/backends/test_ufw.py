@@ -1,11 +1,13 @@
-"""UfwBackend, replayed against command output captured from real ufw containers.
+"""UfwBackend, replayed against commands and files captured from real ufw containers.
 
-Fixtures: tests/unit/fixtures/ufw/*.jsonl, made by tests/unit/fixtures/ufw/capture.sh on a
-host with ufw active (default deny incoming) and a foreign rule ``allow 2222/tcp comment
-'user-rule'``, and on a host where ufw is installed but inactive.
+Fixtures: tests/unit/fixtures/ufw/, made by capture.sh on a host with ufw active (default
+deny incoming) and a foreign rule ``allow 2222/tcp comment 'user-rule'``, and on a host where
+ufw is installed but inactive. ``<session>.jsonl`` holds the commands of one run,
+``<session>.host.json`` ufw's files, its user chains and ``ufw status`` before and after it.
 """
 
 import copy
+import json
 import os
 
 import pytest
@@ -14,41 +16,98 @@ from recorded_runner import FIXTURES, ReplayRunner, drive, load_session, program
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
     BackendError,
     BackendOptions,
-    CommandResult,
+    HostFiles,
+    Target,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.ufw import (
-    Spec,
     UfwBackend,
     desired_specs,
     ipv6_enabled,
     make_comment,
-    owned_spec,
     parse_comment,
-    parse_tuples,
-    plan_steps,
+    steps,
 )
-from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Rule, diff
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.ufw_rules import Block, Spec, parse_blocks
+from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Rule, RuleError, validate_owner
 
 OWNER = "biostar-hardening"
+V4 = "/etc/ufw/user.rules"
+V6 = "/etc/ufw/user6.rules"
+SESSIONS = session_names("ufw")
 
 
-def replay(name, calls=None):
+class FakeFiles(HostFiles):
+    """ufw's files in memory; ``fail`` maps a path to the OSError reading or writing it raises."""
+
+    def __init__(self, texts, fail=None):
+        self.texts = dict(texts)
+        self.fail = dict(fail or {})
+        self.reads = []
+        self.writes = []
+
+    def read(self, path):
+        self.reads.append(path)
+        if ("read", path) in self.fail:
+            raise self.fail[("read", path)]
+        return self.texts.get(path)
+
+    def write(self, path, text):
+        if ("write", path) in self.fail:
+            raise self.fail[("write", path)]
+        self.writes.append(path)
+        self.texts[path] = text
+
+    def remove(self, path):
+        self.texts.pop(path, None)
+
+
+def host(name):
+    with open(os.path.join(FIXTURES, "ufw", name + ".host.json")) as handle:
+        return json.load(handle)
+
+
+def on(files):
+    """UfwBackend bound to ``files``, as the recorder builds it (runner and options only)."""
+
+    class Replayed(UfwBackend):
+        def __init__(self, runner, options):
+            super().__init__(runner, options, files)
+
+    return Replayed
+
+
+def replay(name, calls=None, texts=None, fail=None):
     session = load_session("ufw", name)
     if calls is not None:
         session["calls"] = calls
+    files = FakeFiles(host(name)["before"]["files"] if texts is None else texts, fail)
     runner = ReplayRunner(session["calls"], programs(session["calls"], {}))
-    return session, runner, drive(UfwBackend, runner, session)
+    return session, runner, drive(on(files), runner, session), files
 
 
-def ufw_writes(commands):
-    """ufw commands that change something (everything but ``ufw status`` and file reads)."""
-    return [c for c in commands if os.path.basename(c[0]) == "ufw" and c[1:] != ["status"]]
+def loads(commands):
+    """The iptables-restore / ip6tables-restore commands (everything but ``ufw status``)."""
+    return [c for c in commands if os.path.basename(c[0]) != "ufw"]
 
 
-def file_text(session, path, index=0):
-    """The text of ``path`` the index-th time the recorded run read it."""
-    reads = [call["stdout"] for call in session["calls"] if call["args"] == ["cat", path]]
-    return reads[index]
+def loaded_data(session):
+    return [call["data"] for call in session["calls"] if call["args"][-1] == "-n"]
+
+
+def owned_blocks(text, owner=OWNER):
+    """(fields, comment) of the owned blocks of a rules file, in file order."""
+    lines = (text or "").splitlines(keepends=True)
+    return [(b.fields, b.comment) for b in parse_blocks(lines) if parse_comment(owner, b.comment)]
+
+
+def foreign_lines(text):
+    """Every line of a rules file that is not part of an owned block (nor ufw's blank line before it)."""
+    lines = (text or "").splitlines(keepends=True)
+    skip = set()
+    for block in parse_blocks(lines):
+        if parse_comment(OWNER, block.comment):
+            skip.update(range(block.start - 1, block.end))
+    return [line for index, line in enumerate(lines) if index not in skip]
 
 
 def rule(port, protocol="tcp", direction="inbound", peers=(), purpose=""):
@@ -56,23 +115,36 @@ def rule(port, protocol="tcp", direction="inbound", peers=(), purpose=""):
     return Rule(protocol, int(low), int(high or low), direction, tuple(peers), purpose)
 
 
-# Every recorded run, replayed: same commands in the same order, same outcome.
+# Every recorded run, replayed: same commands in the same order, same outcome, same files.
 
 
-@pytest.mark.parametrize("name", session_names("ufw"))
+@pytest.mark.parametrize("name", SESSIONS)
 def test_recorded_run_replays_exactly(name):
-    session, runner, outcome = replay(name)
+    session, runner, outcome, files = replay(name)
     assert outcome == recorded_outcome(session)
     assert runner.finished, "the backend stopped before the recorded run did"
+    if session["action"] != "detect":
+        assert files.texts == host(name)["after"]["files"], "the files differ from what the real run left"
 
 
-def test_no_run_ever_touches_policy_state_or_a_foreign_rule():
-    for name in session_names("ufw"):
-        _session, runner, _outcome = replay(name)
-        for command in ufw_writes(runner.commands):
-            assert command[1] in ("allow", "delete"), command
-            assert "2222" not in command, command
-            assert command[command.index("comment") + 1].startswith(OWNER + " "), command
+@pytest.mark.parametrize("name", [name for name in SESSIONS if not name.startswith("detect")])
+def test_no_run_ever_touches_policy_state_or_a_foreign_rule(name):
+    session, runner, _outcome, files = replay(name)
+    before = host(name)["before"]
+    for command in runner.commands:
+        assert command[1:] == ["status"] or command[1:] == ["-n"], command
+        assert os.path.basename(command[0]) in ("ufw", "iptables-restore", "ip6tables-restore"), command
+    assert set(files.writes) <= {V4, V6}
+    for path in (V4, V6):
+        assert foreign_lines(files.texts.get(path)) == foreign_lines(before["files"][path]), path
+    for data in loaded_data(session):
+        declared = [line.split()[0] for line in data.splitlines() if line.startswith(":")]
+        assert declared and all(chain.startswith((":ufw-", ":ufw6-")) for chain in declared), declared
+        assert data.startswith("*filter\n") and data.count("*") == 1 and "\n-P " not in data
+    after = host(name)["after"]
+    if before["chains"]["iptables"]:
+        assert "--dport 2222 -j ACCEPT" in after["chains"]["iptables"]
+        assert after["status"].startswith("Status: active")
 
 
 # detect
@@ -104,15 +176,14 @@ def test_detect_when_status_fails():
 
 
 def test_tuple_lines_of_the_captured_files_parse_into_specs():
-    session = load_session("ufw", "overlap")
-    v4 = parse_tuples(file_text(session, "/etc/ufw/user.rules"))
-    v6 = parse_tuples(file_text(session, "/etc/ufw/user6.rules"))
-    foreign = [line for line in v4 + v6 if not parse_comment(OWNER, line.comment)]
-    assert [(line.fields, line.comment) for line in foreign] == [
+    files = host("overlap")["before"]["files"]
+    blocks = parse_blocks(files[V4].splitlines(keepends=True)) + parse_blocks(files[V6].splitlines(keepends=True))
+    foreign = [block for block in blocks if not parse_comment(OWNER, block.comment)]
+    assert [(block.fields, block.comment) for block in foreign] == [
         (("allow", "tcp", "2222", "0.0.0.0/0", "any", "0.0.0.0/0", "in"), "user-rule"),
         (("allow", "tcp", "2222", "::/0", "any", "::/0", "in"), "user-rule"),
     ]
-    specs = {owned_spec(line) for line in v4 + v6 if parse_comment(OWNER, line.comment)}
+    specs = {block.spec() for block in blocks if parse_comment(OWNER, block.comment)}
     assert specs == {
         Spec("inbound", "tcp", 1480, 1480, "10.88.0.0/16"),
         Spec("inbound", "tcp", 1480, 1480, "2001:db8::/64"),
@@ -123,8 +194,8 @@ def test_tuple_lines_of_the_captured_files_parse_into_specs():
     }
 
 
-def test_read_owned_puts_split_rules_back_together():
-    session, _runner, outcome = replay("overlap")
+def test_read_puts_split_rules_back_together():
+    session, _runner, outcome, _files = replay("overlap")
     assert outcome["before"] == [
         {
             "protocol": "tcp",
@@ -148,14 +219,17 @@ def test_read_owned_puts_split_rules_back_together():
 
 
 def test_tagged_rules_the_backend_would_never_write_are_not_owned():
-    text = "\n".join(
-        [
-            "### tuple ### deny tcp 1480 0.0.0.0/0 any 0.0.0.0/0 in comment=%s" % OWNER.encode().hex(),
-            "### tuple ### allow tcp 1480 0.0.0.0/0 any 0.0.0.0/0 in_eth0 comment=%s" % OWNER.encode().hex(),
-            "### tuple ### allow any 22 0.0.0.0/0 any 0.0.0.0/0 OpenSSH - in comment=%s" % OWNER.encode().hex(),
-        ]
+    tag = OWNER.encode().hex()
+    text = "".join(
+        "### tuple ### %s comment=%s\n" % (fields, tag)
+        for fields in (
+            "deny tcp 1480 0.0.0.0/0 any 0.0.0.0/0 in",
+            "allow tcp 1480 0.0.0.0/0 any 0.0.0.0/0 in_eth0",
+            "allow any 22 0.0.0.0/0 any 0.0.0.0/0 OpenSSH - in",
+            "allow tcp 1480 10.0.0.1 any 0.0.0.0/0 in",
+        )
     )
-    assert [owned_spec(line) for line in parse_tuples(text)] == [None, None, None]
+    assert [block.spec() for block in parse_blocks(text.splitlines(keepends=True))] == [None, None, None, None]
 
 
 def test_comment_tags():
@@ -170,7 +244,9 @@ def test_comment_tags():
     assert parse_comment(OWNER, "user-rule") is None
     assert parse_comment(OWNER, "biostar-hardening-other e31f1ef2") is None
     assert parse_comment(OWNER, "biostar-hardening not-a-key") is None
-    assert make_comment(OWNER, ["e31f1ef2"], "it's a\nport") == "biostar-hardening e31f1ef2 its a port"
+    assert parse_comment(OWNER, "biostar-hardening") is None
+    # The tag code of tags.py: a quote or a newline never reaches ufw's one-line record.
+    assert make_comment(OWNER, ["e31f1ef2"], "it's a\nport") == "biostar-hardening e31f1ef2 it s a port"
 
 
 def test_ipv6_setting():
@@ -182,30 +258,37 @@ def test_ipv6_setting():
 # planning
 
 
-def test_spec_arguments_are_the_ufw_words():
-    assert Spec("inbound", "tcp", 1480, 1480, None).arguments() == [
-        "in",
-        "proto",
+def test_specs_render_as_ufw_writes_them():
+    """The lines real ufw 0.36.2 wrote for these rules (``ufw allow ...``), seen in a container."""
+    assert Spec("inbound", "tcp", 1480, 1480, None).block("ipv4", "") == [
+        "\n",
+        "### tuple ### allow tcp 1480 0.0.0.0/0 any 0.0.0.0/0 in\n",
+        "-A ufw-user-input -p tcp --dport 1480 -j ACCEPT\n",
+    ]
+    # ufw keeps a single host without /32 and hex-encodes the comment.
+    assert Spec("inbound", "tcp", 1480, 1480, "10.88.0.9/32").block("ipv4", "x y")[1:] == [
+        "### tuple ### allow tcp 1480 0.0.0.0/0 any 10.88.0.9 in comment=782079\n",
+        "-A ufw-user-input -p tcp --dport 1480 -s 10.88.0.9 -j ACCEPT\n",
+    ]
+    assert Spec("inbound", "udp", 7000, 7002, "10.1.0.0/16").rule_line("ipv4") == (
+        "-A ufw-user-input -p udp -m multiport --dports 7000:7002 -s 10.1.0.0/16 -j ACCEPT"
+    )
+    assert Spec("outbound", "tcp", 80, 80, "10.2.3.4/32").rule_line("ipv4") == (
+        "-A ufw-user-output -p tcp -d 10.2.3.4 --dport 80 -j ACCEPT"
+    )
+    assert Spec("outbound", "udp", 6000, 6010, "2001:db8::/64").block("ipv6", "")[1:] == [
+        "### tuple ### allow udp 6000:6010 2001:db8::/64 any ::/0 out\n",
+        "-A ufw6-user-output -p udp -m multiport --dports 6000:6010 -d 2001:db8::/64 -j ACCEPT\n",
+    ]
+    assert Spec("inbound", "tcp", 1480, 1480, "2001:db8::1/128").fields("ipv6") == (
+        "allow",
         "tcp",
-        "from",
-        "any",
-        "to",
-        "any",
-        "port",
         "1480",
-    ]
-    # ufw keeps a single host without /32; writing it that way avoids its normalisation warning.
-    assert Spec("inbound", "udp", 6000, 6010, "10.0.0.5/32").arguments()[3:5] == ["from", "10.0.0.5"]
-    assert Spec("inbound", "udp", 6000, 6010, "10.0.0.5/32").arguments()[-1] == "6000:6010"
-    assert Spec("outbound", "tcp", 1470, 1470, "192.168.1.0/24").arguments()[:7] == [
-        "out",
-        "proto",
-        "tcp",
-        "from",
+        "::/0",
         "any",
-        "to",
-        "192.168.1.0/24",
-    ]
+        "2001:db8::1",
+        "in",
+    )
 
 
 def test_rules_sharing_one_ufw_rule_list_both_keys():
@@ -218,189 +301,229 @@ def test_rules_sharing_one_ufw_rule_list_both_keys():
     assert specs[Spec("inbound", "tcp", 1480, 1480, "2001:db8::/64")].split()[1] == first.key()
 
 
-def test_plan_steps_add_before_delete_and_ignore_a_changed_label():
+def test_steps_add_before_delete_and_ignore_a_changed_label():
     keep = Spec("inbound", "tcp", 1480, 1480, None)
     old = Spec("inbound", "tcp", 1470, 1470, None)
     new = Spec("inbound", "udp", 51110, 51110, None)
-    current = {keep: "%s a4bbd27c old label" % OWNER, old: "%s e31f1ef2 x" % OWNER}
+    current = {keep: Block(1, 2, (), "%s a4bbd27c old label" % OWNER), old: Block(4, 5, (), "%s e31f1ef2 x" % OWNER)}
     target = {keep: "%s a4bbd27c new label" % OWNER, new: "%s 64fbca3f y" % OWNER}
-    assert plan_steps(current, target, OWNER) == [("add", new, target[new]), ("delete", old, current[old])]
+    assert steps(current, target, OWNER) == [("add", new), ("delete", old)]
 
 
 # writing
 
 
-def test_server_set_adds_one_tagged_rule_each_and_reports_both_files():
-    _session, runner, outcome = replay("server")
-    assert [(" ".join(c[1:-2]), c[-1]) for c in ufw_writes(runner.commands)] == [
-        (
-            "allow in proto tcp from any to any port 1470",
-            "biostar-hardening e31f1ef2 BioStar device command connection",
-        ),
-        (
-            "allow in proto tcp from any to any port 1471",
-            "biostar-hardening 7d2854c7 BioStar device request connection",
-        ),
-        ("allow in proto tcp from any to any port 1480", "biostar-hardening a4bbd27c BioStar server port"),
-        ("allow in proto udp from any to any port 51110", "biostar-hardening 64fbca3f BioStar device search"),
+def test_server_set_adds_one_tagged_rule_each_in_one_load_per_family():
+    session, runner, outcome, files = replay("server")
+    before = host("server")["before"]["files"]
+    assert owned_blocks(before[V4]) == []
+    assert [(" ".join(fields), comment) for fields, comment in owned_blocks(files.texts[V4])] == [
+        ("allow tcp 1470 0.0.0.0/0 any 0.0.0.0/0 in", "biostar-hardening e31f1ef2 BioStar device command connection"),
+        ("allow tcp 1471 0.0.0.0/0 any 0.0.0.0/0 in", "biostar-hardening 7d2854c7 BioStar device request connection"),
+        ("allow tcp 1480 0.0.0.0/0 any 0.0.0.0/0 in", "biostar-hardening a4bbd27c BioStar server port"),
+        ("allow udp 51110 0.0.0.0/0 any 0.0.0.0/0 in", "biostar-hardening 64fbca3f BioStar device search"),
     ]
-    assert outcome["persisted"] == ["/etc/ufw/user.rules", "/etc/ufw/user6.rules"]
+    assert len(owned_blocks(files.texts[V6])) == 4
+    assert [os.path.basename(c[0]) for c in loads(runner.commands)] == ["iptables-restore", "ip6tables-restore"]
+    assert loaded_data(session) == [files.texts[V4], files.texts[V6]]
+    assert outcome["persisted"] == [V4, V6]
+    # The real kernel got them: ufw's user chain holds the four rules after the foreign one.
+    chains = host("server")["after"]["chains"]["iptables"]
+    assert chains.index("--dport 2222") < chains.index("--dport 1470") < chains.index("--dport 51110")
 
 
 def test_second_identical_run_writes_nothing():
-    _session, runner, outcome = replay("server-again")
+    _session, runner, outcome, files = replay("server-again")
     assert outcome["changed"] is False
-    assert ufw_writes(runner.commands) == []
+    assert loads(runner.commands) == []
+    assert files.writes == []
     assert outcome["persisted"] == []
 
 
-def test_apply_of_an_unchanged_set_reads_and_writes_nothing():
-    session = load_session("ufw", "server-again")
-    reads = session["calls"][1:4]
-    runner = ReplayRunner(session["calls"][1:] + reads, programs(session["calls"], {}))
-    backend = UfwBackend(runner, BackendOptions())
-    current = backend.read_owned()
-    backend.apply(diff(current, current))
-    assert runner.finished
-    assert ufw_writes(runner.commands) == []
-    assert backend.persist() == []
+def test_plan_of_an_unchanged_set_has_nothing_to_execute():
+    files = FakeFiles(host("server-again")["before"]["files"])
+    backend = UfwBackend(ReplayRunner([], {}), BackendOptions(), files)
+    snapshot = backend.read()
+    changes = backend.plan(snapshot, Target(snapshot.owned))
+    assert (changes.actions, changes.files, changes.payload.texts) == ((), (), ())
+    assert backend.execute(changes) == []
+    assert files.writes == []
 
 
 def test_direct_set_deletes_the_stale_owned_rules_by_their_exact_comment():
-    _session, runner, outcome = replay("direct")
-    assert [" ".join(c[1:-2]) for c in ufw_writes(runner.commands)] == [
-        "delete allow in proto tcp from any to any port 1470",
-        "delete allow in proto tcp from any to any port 1471",
-        "delete allow in proto udp from any to any port 51110",
+    _session, runner, outcome, files = replay("direct")
+    before = owned_blocks(host("direct")["before"]["files"][V4])
+    after = owned_blocks(files.texts[V4])
+    removed = [block for block in before if block not in after]
+    assert [(fields[2], comment) for fields, comment in removed] == [
+        ("1470", "biostar-hardening e31f1ef2 BioStar device command connection"),
+        ("1471", "biostar-hardening 7d2854c7 BioStar device request connection"),
+        ("51110", "biostar-hardening 64fbca3f BioStar device search"),
     ]
-    assert [c[-1] for c in ufw_writes(runner.commands)] == [
-        "biostar-hardening e31f1ef2 BioStar device command connection",
-        "biostar-hardening 7d2854c7 BioStar device request connection",
-        "biostar-hardening 64fbca3f BioStar device search",
-    ]
+    assert [fields[2] for fields, _comment in after] == ["1480"]
+    assert len(loads(runner.commands)) == 2
     assert [r["port"] for r in outcome["removed"]] == [1470, 1471, 51110]
 
 
 def test_absent_removes_every_owned_rule_and_then_has_nothing_to_do():
-    _session, runner, outcome = replay("absent")
-    assert [c[1] for c in ufw_writes(runner.commands)] == ["delete"]
+    _session, runner, outcome, files = replay("absent")
+    assert outcome["actions"] == ["delete ufw rule inbound tcp/1480 from any"]
     assert outcome["changed"] is True
-    _session, runner, outcome = replay("absent-again")
-    assert (outcome["changed"], ufw_writes(runner.commands)) == (False, [])
+    assert owned_blocks(files.texts[V4]) == owned_blocks(files.texts[V6]) == []
+    assert len(loads(runner.commands)) == 2
+    _session, runner, outcome, files = replay("absent-again")
+    assert (outcome["changed"], loads(runner.commands), files.writes) == (False, [], [])
 
 
 def test_peers_outbound_and_ranges_become_ufw_rules():
-    _session, runner, _outcome = replay("mixed")
-    words = [" ".join(c[1:-2]) for c in ufw_writes(runner.commands)]
+    _session, _runner, _outcome, files = replay("mixed")
+    words = [" ".join(fields) for path in (V4, V6) for fields, _comment in owned_blocks(files.texts[path])]
     assert words == [
-        "allow in proto tcp from 10.88.0.0/16 to any port 1480",
-        "allow in proto tcp from 10.88.0.9 to any port 1480",
-        "allow in proto tcp from 2001:db8::/64 to any port 1480",
-        "allow in proto tcp from any to any port 6000:6010",
-        "allow out proto tcp from any to 192.168.1.0/24 port 1470",
-        "allow out proto udp from any to any port 51110",
+        "allow tcp 1480 0.0.0.0/0 any 10.88.0.0/16 in",
+        "allow tcp 1480 0.0.0.0/0 any 10.88.0.9 in",
+        "allow tcp 6000:6010 0.0.0.0/0 any 0.0.0.0/0 in",
+        "allow tcp 1470 192.168.1.0/24 any 0.0.0.0/0 out",
+        "allow udp 51110 0.0.0.0/0 any 0.0.0.0/0 out",
+        "allow tcp 1480 ::/0 any 2001:db8::/64 in",
+        "allow tcp 6000:6010 ::/0 any ::/0 in",
+        "allow udp 51110 ::/0 any ::/0 out",
     ]
+
+
+def test_the_files_are_byte_for_byte_what_ufws_own_commands_write():
+    """The same rules added with ``ufw allow ... comment ...`` on a host prepared alike."""
+    by_ufw = host("mixed-by-ufw")
+    ours = host("mixed")["after"]
+    for path in (V4, V6):
+        assert ours["files"][path] == by_ufw["files"][path], path
+    assert ours["chains"] == by_ufw["chains"]
+    assert ours["status"] == by_ufw["status"]
+
+
+def interop():
+    """(command, output) pairs of interop.txt: ufw's own commands after the backend's server run."""
+    with open(os.path.join(FIXTURES, "ufw", "interop.txt")) as handle:
+        parts = handle.read().split("$ ")[1:]
+    return [(part.split("\n", 1)[0], part.split("\n", 1)[1]) for part in parts]
+
+
+def test_ufws_own_commands_work_on_the_owned_rules():
+    results = interop()
+    assert all(text.rstrip().endswith("[rc=0]") for _command, text in results), results
+    out = dict(results)
+    status = [line.split() for line in out["ufw status"].splitlines()]
+    assert ["1471/tcp", "ALLOW", "Anywhere", "#", OWNER, "7d2854c7", "BioStar", "device", "request", "connection"] in (
+        status
+    )
+    assert "ufw allow 1471/tcp comment '%s 7d2854c7 BioStar device request connection'" % OWNER in out["ufw show added"]
+    assert "Rule deleted" in out["ufw delete allow in proto tcp from any to any port 1471"]
+    chains = [text for command, text in results if command == "iptables -S ufw-user-input"]
+    assert "--dport 1471 " in chains[0]
+    assert "--dport 1471 " not in chains[1] and "--dport 1480 " in chains[1] and "--dport 2222 " in chains[1]
+    assert chains[2] == chains[1], "ufw reload rebuilt the chain differently from the rules loaded before"
 
 
 def test_a_rule_shared_by_two_owned_rules_gets_both_keys_in_place():
-    _session, runner, _outcome = replay("overlap")
-    first = ufw_writes(runner.commands)[0]
-    assert first[1:] == [
-        "allow",
-        "in",
-        "proto",
-        "tcp",
-        "from",
-        "10.88.0.0/16",
-        "to",
-        "any",
-        "port",
-        "1480",
-        "comment",
-        "biostar-hardening 6088d451,949a28cb overlapping",
-    ]
+    _session, _runner, _outcome, files = replay("overlap")
+    before = parse_blocks(host("overlap")["before"]["files"][V4].splitlines(keepends=True))
+    after = parse_blocks(files.texts[V4].splitlines(keepends=True))
+    shared = ("allow", "tcp", "1480", "0.0.0.0/0", "any", "10.88.0.0/16", "in")
+    old = next(block for block in before if block.fields == shared)
+    new = next(block for block in after if block.fields == shared)
+    assert new.start == old.start
+    assert new.comment == "biostar-hardening 6088d451,949a28cb overlapping"
 
 
 def test_an_owned_rule_with_the_match_of_a_foreign_rule_is_refused_before_any_write():
-    _session, runner, outcome = replay("conflict")
-    assert ufw_writes(runner.commands) == []
+    _session, runner, outcome, files = replay("conflict")
+    assert loads(runner.commands) == [] and files.writes == []
     assert "'allow tcp 2222 0.0.0.0/0 any 0.0.0.0/0 in' (comment 'user-rule')" in outcome["failed"]
     assert "would take that rule over" in outcome["failed"]
 
 
 def test_a_foreign_deny_with_the_same_match_also_conflicts():
+    texts = copy.deepcopy(host("server")["before"]["files"])
+    deny = "\n### tuple ### deny tcp 1480 0.0.0.0/0 any 0.0.0.0/0 in\n-A ufw-user-input -p tcp --dport 1480 -j DROP\n"
+    texts[V4] = texts[V4].replace("\n### END RULES ###", deny + "\n### END RULES ###")
     session = load_session("ufw", "server")
-    calls = copy.deepcopy(session["calls"])
-    deny = "### tuple ### deny tcp 1480 0.0.0.0/0 any 0.0.0.0/0 in\n"
-    for call in calls:
-        if call["args"] == ["cat", "/etc/ufw/user.rules"]:
-            call["stdout"] = call["stdout"].replace("### END RULES ###", deny + "### END RULES ###")
-    _session, runner, outcome = replay("server", calls[:7])
+    _session, runner, outcome, files = replay("server", session["calls"][:1], texts)
     assert "'deny tcp 1480 0.0.0.0/0 any 0.0.0.0/0 in' (no comment)" in outcome["failed"]
-    assert ufw_writes(runner.commands) == []
+    assert loads(runner.commands) == [] and files.writes == []
 
 
-def test_a_failed_step_puts_the_previous_owned_rules_back():
-    _session, runner, outcome = replay("fail-restore")
-    assert outcome["stderr"] == "ERROR: simulated failure for 51110"
-    assert "port 51110" in outcome["failed"]
-    steps = [(c[1], c[c.index("port") + 1]) for c in ufw_writes(runner.commands)]
-    assert steps == [("allow", "1470"), ("allow", "1471"), ("allow", "51110"), ("delete", "1470"), ("delete", "1471")]
+def test_a_failed_load_puts_the_previous_rules_back():
+    session, runner, outcome, files = replay("fail-restore")
+    assert outcome["stderr"] == "ip6tables-restore: simulated failure for 51110"
+    assert "step execute" in outcome["failed"] and "the previous owned rules were put back" in outcome["failed"]
+    before = host("fail-restore")["before"]
+    assert [os.path.basename(c[0]) for c in loads(runner.commands)] == [
+        "iptables-restore",
+        "ip6tables-restore",
+        "iptables-restore",
+        "ip6tables-restore",
+    ]
+    # The new rules went into the IPv4 chains first; the restore loads the files as they were.
+    assert "--dport 51110" in loaded_data(session)[0]
+    assert loaded_data(session)[2:] == [before["files"][V4], before["files"][V6]]
+    assert files.writes == [] and files.texts == before["files"]
+    # On the real host the kernel's chains ended up as they were before the run.
+    assert host("fail-restore")["after"]["chains"] == before["chains"]
 
 
 def test_a_restore_that_fails_too_is_reported_with_both_errors():
     session = load_session("ufw", "fail-restore")
     calls = copy.deepcopy(session["calls"])
-    calls[-2].update(rc=1, stdout="", stderr="ERROR: could not delete")
-    _session, runner, outcome = replay("fail-restore", calls)
+    calls[-1].update(rc=1, stdout="", stderr="ip6tables-restore: could not load")
+    _session, runner, outcome, _files = replay("fail-restore", calls)
     assert runner.finished
-    assert "restoring the previous owned rules also failed" in outcome["failed"]
-    assert "delete inbound tcp/1470 from any: ERROR: could not delete" in outcome["failed"]
-    assert outcome["stderr"] == "ERROR: simulated failure for 51110"
+    assert "putting the previous owned rules back failed too" in outcome["failed"]
+    assert "ip6tables-restore: could not load" in outcome["failed"]
+    assert outcome["stderr"] == "ip6tables-restore: simulated failure for 51110"
 
 
-def test_a_write_ufw_did_not_keep_is_caught_and_undone():
-    session = load_session("ufw", "direct")
-    calls = copy.deepcopy(session["calls"])
-    before = calls[4:7]
-    # The check after the deletes reads the unchanged files: ufw said yes but kept the rules.
-    calls = calls[:-3] + copy.deepcopy(before) + copy.deepcopy(before)
-    _session, runner, outcome = replay("direct", calls)
+def test_a_file_write_that_fails_after_the_load_is_undone():
+    session = load_session("ufw", "server")
+    restore = [dict(call, data=None, rc=0, stdout="", stderr="") for call in session["calls"][1:]]
+    calls = copy.deepcopy(session["calls"]) + restore
+    fail = {("write", V6): PermissionError(13, "Permission denied", V6)}
+    _session, runner, outcome, files = replay("server", calls, fail=fail)
+    before = host("server")["before"]["files"]
     assert runner.finished
-    assert "differ from the plan" in outcome["failed"]
-    assert "unexpected: inbound tcp/1470 from any" in outcome["failed"]
+    assert "step persist" in outcome["failed"] and "Permission denied" in outcome["failed"]
+    assert files.texts == before
+    assert [c[1:] for c in loads(runner.commands)] == [["-n"]] * 4
 
 
 def test_ipv6_peers_are_refused_when_ufw_has_ipv6_off():
-    _session, runner, outcome = replay("ipv6-off")
+    _session, runner, outcome, files = replay("ipv6-off")
     assert "IPV6=no" in outcome["failed"]
-    assert ufw_writes(runner.commands) == []
-    assert ["cat", "/etc/ufw/user6.rules"] not in runner.commands
+    assert loads(runner.commands) == [] and files.writes == []
+    assert V6 not in files.reads
 
 
 def test_inactive_ufw_gets_the_rules_in_its_files_and_stays_inactive():
-    session, runner, outcome = replay("inactive-server")
+    _session, runner, outcome, files = replay("inactive-server")
     assert outcome["detected"]["active"] is False
-    assert len(ufw_writes(runner.commands)) == 4
-    assert {call["stdout"] for call in session["calls"] if call["args"][1:2] == ["allow"]} == {
-        "Rules updated\nRules updated (v6)\n"
-    }
+    assert loads(runner.commands) == []
+    assert len(owned_blocks(files.texts[V4])) == len(owned_blocks(files.texts[V6])) == 4
+    after = host("inactive-server")["after"]
+    assert after["chains"] == {"iptables": "", "ip6tables": ""}
+    assert after["status"].strip() == "Status: inactive"
     with open(os.path.join(FIXTURES, "ufw", "status-after-inactive-server.txt")) as handle:
         assert handle.read().strip() == "Status: inactive"
 
 
 @pytest.mark.parametrize("owner", ["it's-mine", "", "two words", "a,b"])
-def test_owner_that_ufw_cannot_carry_is_refused(owner):
-    backend = UfwBackend(ReplayRunner([], {"ufw": "/usr/sbin/ufw"}), BackendOptions(owner=owner))
-    with pytest.raises(BackendError, match="owner"):
-        backend.read_owned()
+def test_owner_that_ufw_cannot_carry_never_reaches_it(owner):
+    # The module checks the owner before any backend; ufw needs nothing beyond that check.
+    with pytest.raises(RuleError, match="owner"):
+        validate_owner(owner)
 
 
 def test_persist_false_is_reported_as_ignored():
-    session = load_session("ufw", "server-again")
-    backend = UfwBackend(ReplayRunner(session["calls"][1:4], {"ufw": "/usr/sbin/ufw"}), BackendOptions(persist=False))
-    backend.read_owned()
-    assert backend.warnings == ["persist=false has no effect on ufw: ufw writes its rule files on every change"]
+    files = FakeFiles(host("server-again")["before"]["files"])
+    snapshot = UfwBackend(ReplayRunner([], {}), BackendOptions(persist=False), files).read()
+    assert snapshot.warnings == ("persist=false has no effect on ufw: ufw writes its rule files on every change",)
 
 
 # check mode
@@ -408,40 +531,54 @@ def test_persist_false_is_reported_as_ignored():
 
 @pytest.mark.parametrize("name", ["server", "direct"])
 def test_check_mode_predicts_the_run_and_writes_nothing(name):
-    _session, runner, predicted = replay(name + "-check")
-    assert ufw_writes(runner.commands) == []
-    _session, _runner, real = replay(name)
+    _session, runner, predicted, files = replay(name + "-check")
+    assert loads(runner.commands) == [] and files.writes == []
+    _session, _runner, real, _files = replay(name)
     for key in ("changed", "added", "removed", "actions", "persisted"):
         assert predicted[key] == real[key], key
 
 
 def test_check_mode_fails_where_the_run_fails():
-    _session, runner, predicted = replay("conflict-check")
-    _session, _runner, real = replay("conflict")
+    _session, runner, predicted, files = replay("conflict-check")
+    _session, _runner, real, _files = replay("conflict")
     assert predicted["failed"] == real["failed"]
-    assert ufw_writes(runner.commands) == []
+    assert loads(runner.commands) == [] and files.writes == []
 
 
-def test_pending_names_the_retag_of_a_shared_rule():
+def test_actions_name_the_retag_of_a_shared_rule():
     assert "retag ufw rule inbound tcp/1480 from 10.88.0.0/16" in replay("overlap")[2]["actions"]
 
 
-def test_unreadable_rules_file_is_an_error_with_cats_words():
-    calls = [
-        {"args": ["cat", "/etc/default/ufw"], "rc": 0, "stdout": "IPV6=yes\n", "stderr": ""},
-        {"args": ["cat", "/etc/ufw/user.rules"], "rc": 1, "stdout": "", "stderr": "cat: Permission denied"},
-    ]
-    backend = UfwBackend(ReplayRunner(calls, {"ufw": "/usr/sbin/ufw"}), BackendOptions())
+def test_unreadable_rules_file_is_an_error_with_the_systems_words():
+    files = FakeFiles({"/etc/default/ufw": "IPV6=yes\n"}, {("read", V4): PermissionError(13, "Permission denied", V4)})
     with pytest.raises(BackendError) as error:
-        backend.read_owned()
-    assert error.value.stderr == "cat: Permission denied"
+        UfwBackend(ReplayRunner([], {}), BackendOptions(), files).read()
+    assert "Permission denied" in error.value.stderr
 
 
-def test_missing_rules_files_mean_no_rules():
-    missing = CommandResult(1, "", "cat: /etc/ufw/user.rules: No such file or directory")
-    calls = [
-        {"args": ["cat", "/etc/default/ufw"], "rc": 0, "stdout": "IPV6=yes\n", "stderr": ""},
-        {"args": ["cat", "/etc/ufw/user.rules"], "rc": 1, "stdout": "", "stderr": missing.stderr},
-        {"args": ["cat", "/etc/ufw/user6.rules"], "rc": 1, "stdout": "", "stderr": missing.stderr},
-    ]
-    assert UfwBackend(ReplayRunner(calls, {"ufw": "/usr/sbin/ufw"}), BackendOptions()).read_owned() == []
+def test_missing_rules_files_mean_no_rules_and_no_place_to_add_them():
+    backend = UfwBackend(ReplayRunner([], {}), BackendOptions(), FakeFiles({"/etc/default/ufw": "IPV6=yes\n"}))
+    snapshot = backend.read()
+    assert snapshot.owned == ()
+    assert backend.plan(snapshot, Target(())).files == ()
+    with pytest.raises(BackendError, match=r"/etc/ufw/user\.rules"):
+        backend.plan(snapshot, Target((rule(1480),)))
+
+
+def test_the_rules_file_ufw_ships_gets_owned_rules_after_its_rules_line():
+    shipped = (
+        "*filter\n:ufw-user-input - [0:0]\n:ufw-user-output - [0:0]\n:ufw-user-forward - [0:0]\n"
+        ":ufw-user-limit - [0:0]\n:ufw-user-limit-accept - [0:0]\n### RULES ###\n"
+        '-A ufw-user-limit -m limit --limit 3/minute -j LOG --log-prefix "[UFW LIMIT BLOCK] "\n'
+        "-A ufw-user-limit -j REJECT\n-A ufw-user-limit-accept -j ACCEPT\nCOMMIT\n"
+    )
+    files = FakeFiles({"/etc/default/ufw": "IPV6=no\n", V4: shipped})
+    backend = UfwBackend(ReplayRunner([], {}), BackendOptions(), files)
+    changes = backend.plan(backend.read(), Target((rule(1480),)))
+    text = changes.files[0].text
+    assert text.startswith(shipped.split("-A ufw-user-limit ", maxsplit=1)[0] + "\n### tuple ### allow tcp 1480 ")
+    assert foreign_lines(text) == foreign_lines(shipped)
+    assert changes.payload.texts == ()  # ufw.conf does not say ENABLED=yes: nothing is loaded
+    files.texts[V4] = text
+    back = backend.plan(backend.read(), Target((), present=False))
+    assert back.files[0].text == shipped
