@@ -34,7 +34,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules impo
 PEER_KINDS = ("device", "server", "client", "cloud", "trusted")
 PROVENANCES = ("documented", "inferred")
 DIRECTION_FILTERS = ("inbound", "outbound", "all")
-RESULTS = ("rules", "internal", "checks")
+RESULTS = ("rules", "internal", "checks", "selection")
 
 # Where a flow's peers come from: the site's allowed sources, the BioStar servers'
 # addresses (a database host), or the trusted sources (internal services).
@@ -847,3 +847,17 @@ def checks(extra_rules: Optional[Sequence[Mapping[str, Any]]] = None, **argument
         if any(everything.applies(flow, m, t) for m, t in variants):
             result[(flow.protocol, port)] = _check(flow.protocol, port, CLOSED, "not opened: " + flow.purpose)
     return [result[key] for key in sorted(result)]
+
+
+def selection(**arguments: Any) -> Dict[str, Any]:
+    """The validated choices with the version's defaults filled in, for reports and messages."""
+    chosen = validate(**arguments)
+    return {
+        "version": chosen.matrix.version,
+        "title": chosen.matrix.title,
+        "mode": chosen.mode,
+        "host_role": chosen.host_role,
+        "tls": chosen.tls,
+        "services": list(chosen.services),
+        "database": chosen.database,
+    }
