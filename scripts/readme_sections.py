@@ -67,7 +67,7 @@ def _opens_table(matrix) -> list:
                 outbound = _ports([r for r in rules if r["direction"] == "outbound"])
                 cells.append(("on" if tls else "off", inbound, outbound))
             if len(cells) == 2 and cells[0][1:] == cells[1][1:]:
-                cells = [("either",) + cells[0][1:]]
+                cells = [("either", *cells[0][1:])]
             for tls_text, inbound, outbound in cells:
                 tls_cell = "%s | " % tls_text if tls_column else ""
                 lines.append("| %s | %s | %s%s | %s |" % (host_role, mode, tls_cell, inbound, outbound))
@@ -138,7 +138,11 @@ def port_matrix_section() -> str:
                     )
                 )
         if matrix.services:
-            lines += ["", "Optional services (`biostar_services`, lookup option `services`), each off unless listed:", ""]
+            lines += [
+                "",
+                "Optional services (`biostar_services`, lookup option `services`), each off unless listed:",
+                "",
+            ]
             lines += ["- `%s`: %s" % (name, text) for name, text in matrix.services.items()]
         lines += ["", "Port override keys (`biostar_port_overrides`, lookup option `port_overrides`):", ""]
         lines += [

@@ -199,8 +199,16 @@ S1_S5 = refs("S1", "S5")
 DATABASES = ("mariadb", "mssql")
 
 
-def _internal(port_name: str, host_role: str, modes: Tuple[str, ...], purpose: str, provenance: str,
-              reference: str, facts: Tuple[str, ...], database: Optional[str] = None) -> Flow:
+def _internal(
+    port_name: str,
+    host_role: str,
+    modes: Tuple[str, ...],
+    purpose: str,
+    provenance: str,
+    reference: str,
+    facts: Tuple[str, ...],
+    database: Optional[str] = None,
+) -> Flow:
     """An internal service: must not answer from the network, allowed only from trusted sources."""
     return Flow(
         "tcp", port_name, "inbound", host_role, modes, "trusted", purpose, provenance, reference, facts,
@@ -208,8 +216,9 @@ def _internal(port_name: str, host_role: str, modes: Tuple[str, ...], purpose: s
     )  # fmt: skip
 
 
-def _database(host_role: str, modes: Tuple[str, ...], provenance: str, reference: str,
-              facts: Tuple[str, ...]) -> Tuple[Flow, ...]:
+def _database(
+    host_role: str, modes: Tuple[str, ...], provenance: str, reference: str, facts: Tuple[str, ...]
+) -> Tuple[Flow, ...]:
     """The database host's inbound port, from the BioStar servers' addresses only."""
     return tuple(
         Flow(
@@ -367,7 +376,8 @@ BIOSTAR_2 = Matrix(
             "Device answers to a search the client itself runs",
             "inferred", refs("S1", "S3"), ("B2-4",), service="device_search",
         ),
-    ) + _database("database", V2_MODES, "inferred", S1_S5, ("B2-11",)),
+        *_database("database", V2_MODES, "inferred", S1_S5, ("B2-11",)),
+    ),
     modes=V2_MODES,
     default_mode="server_to_device",
     host_roles=("server", "client", "database"),
@@ -501,7 +511,8 @@ BIOSTAR_X = Matrix(
             "tcp", "web_https_port", "outbound", "client", X_MODES, "server",
             "The operator's browser logs in through the Unified Gateway", "inferred", X1, ("X-1",),
         ),
-    ) + _database("database", X_MODES, "inferred", X_DB, ("B2-11",)),
+        *_database("database", X_MODES, "inferred", X_DB, ("B2-11",)),
+    ),
     modes=X_MODES,
     default_mode="device_to_server",
     host_roles=("server", "client", "database", "communication_server"),

@@ -51,7 +51,10 @@ BAD_INPUT: Dict[str, Tuple[dict, Tuple[str, ...]]] = {
     ),
     "communication_server_with_version_2": (
         {"biostar_version": "2", "biostar_host_role": "communication_server"},
-        ("biostar_host_role: invalid value 'communication_server' for BioStar version 2; valid values: server, client, database",),
+        (
+            "biostar_host_role: invalid value 'communication_server' for BioStar version 2;"
+            " valid values: server, client, database",
+        ),
     ),
     "database_without_server_addresses": (
         {"biostar_version": "x", "biostar_host_role": "database"},
@@ -114,7 +117,10 @@ BAD_INPUT: Dict[str, Tuple[dict, Tuple[str, ...]]] = {
     ),
     "override_key_of_version_1_with_version_2": (
         {"biostar_version": "2", "biostar_port_overrides": {"device_udp_port": 51111}},
-        ("biostar_port_overrides: invalid value 'device_udp_port' for BioStar version 2; valid values: ", "server_tls_port"),
+        (
+            "biostar_port_overrides: invalid value 'device_udp_port' for BioStar version 2; valid values: ",
+            "server_tls_port",
+        ),
     ),
     # A connection without a port to keep: refused on the controller, no container is asked.
     "baseline_without_management_port": (
@@ -153,7 +159,10 @@ VALID = {
         {"biostar_version": "x", "biostar_services": ["core_web"], "ansible_shell_type": "powershell"},
         "Reconcile the owned BioStar rules on Windows",
     ),
-    "linux_vx_plaintext": ({"biostar_version": "x", "biostar_tls": False}, "Reconcile the owned BioStar rules on Linux"),
+    "linux_vx_plaintext": (
+        {"biostar_version": "x", "biostar_tls": False},
+        "Reconcile the owned BioStar rules on Linux",
+    ),
     "linux_vx_database": (
         {"biostar_version": "x", "biostar_host_role": "database", "biostar_server_addresses": ["10.30.0.10"]},
         "Reconcile the owned BioStar rules on Linux",
@@ -278,4 +287,3 @@ def test_plaintext_device_traffic_on_biostar_x_is_warned_about(run):
     warnings = [line for line in output.splitlines() if line.startswith("[WARNING]: biostar_tls is false")]
     assert len(warnings) == 1, output
     assert "block if possible" in warnings[0]
-

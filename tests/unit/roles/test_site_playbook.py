@@ -89,9 +89,9 @@ def test_biostar_x_groups_give_their_host_roles_and_the_versions_default_mode(re
 def test_a_host_in_both_groups_is_refused_before_the_role_runs(record):
     data, output = record
     assert "both1" not in data["context"], "the role must not run for a host in both groups"
-    assert "both1 is in the groups of host roles server and client; the role manages one host role per host" in output, (
-        output
-    )
+    assert (
+        "both1 is in the groups of host roles server and client; the role manages one host role per host" in output
+    ), output
     # What the client role would need comes from the port matrix (BioStar 1: inbound UDP 51110).
     assert "client inbound udp/51110" in output, output
     assert data["stats"]["both1"]["failures"] == 1

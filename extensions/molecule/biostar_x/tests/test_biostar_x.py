@@ -31,7 +31,7 @@ V2_NOT_OPENED = (51212, 80, 3002)
 
 LISTENERS = {
     "server": (X_SERVER_OPEN + X_SERVER_NOT_OPENED + X_INTERNAL, ()),
-    "comm": (COMM_OPEN + (51212,) + COMM_INTERNAL, ()),
+    "comm": ((*COMM_OPEN, 51212, *COMM_INTERNAL), ()),
     "db": ((3312,), ()),
     "bare": (V2_OPEN + V2_NOT_OPENED + V2_INTERNAL, (51210,)),
 }
@@ -77,7 +77,7 @@ def test_x_communication_server(fleet):
         fleet["peer"],
         fleet["comm"],
         open=tcp(COMM_OPEN),
-        closed=tcp((51212,) + COMM_INTERNAL),
+        closed=tcp((51212, *COMM_INTERNAL)),
         why="Communication Server (iptables): devices on 51213, gRPC and RPC internal",
     )
     expect_reach(fleet["trusted"], fleet["comm"], open=tcp(COMM_OPEN + COMM_INTERNAL), closed=tcp((51212,)))
@@ -130,9 +130,7 @@ def test_verify_reports_the_unfiltered_host_as_exposed_with_the_fix(fleet):
 
 def test_the_fix_closes_the_exposure(fleet):
     bare = fleet["bare"].name
-    run_playbook(
-        SITE, bare, {"biostar_firewall_baseline": True, "biostar_firewall_management_ports": [22]}
-    ).succeeded()
+    run_playbook(SITE, bare, {"biostar_firewall_baseline": True, "biostar_firewall_management_ports": [22]}).succeeded()
     expect_reach(
         fleet["peer"],
         fleet["bare"],

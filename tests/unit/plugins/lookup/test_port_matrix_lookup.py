@@ -63,7 +63,10 @@ def test_options_pass_through(lookup):
         ({"version": "1", "host_role": "server", "tls": True}, ["tls", "True", "version 1", "valid values: false"]),
         ({"version": "x", "host_role": "server", "services": ["ta"]}, ["services", "'ta'", "core_web, api, cloud"]),
         ({"version": "2", "host_role": "database"}, ["server_addresses", "missing", "host_role database"]),
-        ({"version": "2", "host_role": "server", "result": "everything"}, ["result", "'everything'", "rules, internal"]),
+        (
+            {"version": "2", "host_role": "server", "result": "everything"},
+            ["result", "'everything'", "rules, internal"],
+        ),
         ({"mode": "server", "host_role": "server", "direction": "up"}, ["direction", "up", "inbound, outbound, all"]),
         ({"mode": "server", "host_role": "server", "peers": ["10.0.0.1/8"]}, ["peers", "host bits"]),
         ({"mode": "server", "host_role": "server", "port_overrides": {"x": 1}}, ["port_overrides", "'x'"]),
@@ -113,8 +116,8 @@ def _template(expression):
 def test_query_returns_a_flat_list_of_rule_dicts_that_feeds_firewall_ports_unchanged():
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-    from ansible_collections.biostar.hardening.plugins.modules.firewall_ports import ARGUMENT_SPEC
     from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import rules_from_dicts
+    from ansible_collections.biostar.hardening.plugins.modules.firewall_ports import ARGUMENT_SPEC
 
     rules = _template("{{ query('biostar.hardening.port_matrix', mode='direct', host_role='server') }}")
     assert isinstance(rules, list) and len(rules) == 1

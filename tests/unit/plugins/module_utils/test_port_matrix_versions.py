@@ -253,30 +253,33 @@ def test_biostar_x_has_no_device_port_or_device_search():
 # --- Vocabulary: another version's value is refused with this version's valid values ---
 
 
+V = " for BioStar version "
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"version": "x", "mode": "server"}, "mode: invalid value 'server' for BioStar version x; valid values: device_to_server"),
+        ({"version": "x", "mode": "server"}, "mode: invalid value 'server'" + V + "x; valid values: device_to_server"),
         ({"version": "x", "mode": "direct"}, "valid values: device_to_server"),
         ({"version": "x", "mode": "server_to_device"}, "valid values: device_to_server"),
         ({"version": "2", "mode": "server"}, "valid values: server_to_device, device_to_server, mixed"),
-        ({"version": "1", "mode": "mixed"}, "mode: invalid value 'mixed' for BioStar version 1; valid values: server, direct"),
-        ({"version": "1", "host_role": "database"}, "host_role: invalid value 'database' for BioStar version 1; valid values: server, client"),
+        ({"version": "1", "mode": "mixed"}, "mode: invalid value 'mixed'" + V + "1; valid values: server, direct"),
+        ({"version": "1", "host_role": "database"}, "host_role: invalid value 'database'" + V + "1; valid values:"),
         ({"version": "2", "host_role": "communication_server"}, "valid values: server, client, database"),
-        ({"version": "1", "tls": True}, "tls: invalid value True for BioStar version 1; valid values: false"),
+        ({"version": "1", "tls": True}, "tls: invalid value True" + V + "1; valid values: false"),
         ({"version": "2", "tls": "yes"}, "tls: invalid value 'yes'; valid values: true, false"),
-        ({"version": "1", "services": ["ta"]}, "services: invalid value 'ta' for BioStar version 1; valid values: none"),
-        ({"version": "x", "services": ["ta"]}, "services: invalid value 'ta' for BioStar version x; valid values: core_web, api, cloud"),
-        ({"version": "2", "services": ["core_web"]}, "services: invalid value 'core_web' for BioStar version 2; valid values: web_http"),
+        ({"version": "1", "services": ["ta"]}, "services: invalid value 'ta'" + V + "1; valid values: none"),
+        ({"version": "x", "services": ["ta"]}, "services: invalid value 'ta'" + V + "x; valid values: core_web, api"),
+        ({"version": "2", "services": ["core_web"]}, "services: invalid value 'core_web'" + V + "2; valid values: web"),
         ({"version": "2", "services": "ta"}, "services: invalid value 'ta'; valid values: a list of service names"),
-        ({"version": "1", "database": "mariadb"}, "database: invalid value 'mariadb' for BioStar version 1; valid values: none"),
-        ({"version": "2", "database": "oracle"}, "database: invalid value 'oracle' for BioStar version 2; valid values: mariadb, mssql"),
-        ({"version": "x", "port_overrides": {"device_port": 1}}, "port_overrides: invalid value 'device_port' for BioStar version x"),
+        ({"version": "1", "database": "mariadb"}, "database: invalid value 'mariadb'" + V + "1; valid values: none"),
+        ({"version": "2", "database": "oracle"}, "database: invalid value 'oracle'" + V + "2; valid values: mariadb"),
+        ({"version": "x", "port_overrides": {"device_port": 1}}, "port_overrides: invalid value 'device_port'" + V),
         ({"version": "2", "port_overrides": {"server_port": 0}}, "port_overrides.server_port: invalid value 0"),
-        ({"version": "x", "trusted_sources": ["10.0.0.1/8"]}, "trusted_sources: invalid value '10.0.0.1/8'; it has host bits"),
+        ({"version": "x", "trusted_sources": ["10.0.0.1/8"]}, "trusted_sources: invalid value '10.0.0.1/8'; it has"),
         ({"version": "2", "server_addresses": ["db"]}, "server_addresses: invalid value 'db'"),
     ],
-)  # fmt: skip
+)
 def test_cross_version_values_are_refused_with_this_versions_valid_values(kwargs, message):
     args = {"host_role": "server"}
     args.update(kwargs)
