@@ -17,7 +17,7 @@ expectations for the verify step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
@@ -838,18 +838,18 @@ def checks(extra_rules: Optional[Sequence[Mapping[str, Any]]] = None, **argument
     )  # fmt: skip
     result: Dict[Tuple[str, int], Dict[str, Any]] = {}
     for rule in rules:
-        port = int(str(rule["port"]).split("-")[0])
+        port = int(str(rule["port"]).split("-", maxsplit=1)[0])
         # Rules limited to the site's allowed sources: the probe is one of them (verify's contract).
         limited = rule["peers"] if rule["peers"] and tuple(rule["peers"]) != selection.peers else []
-        result.setdefault((rule["protocol"], port), _check(rule["protocol"], port, OPEN, "allowed: " + rule["purpose"],
-                                                          limited))  # fmt: skip
+        label = "allowed: " + rule["purpose"]
+        result.setdefault((rule["protocol"], port), _check(rule["protocol"], port, OPEN, label, limited))
     for entry in internal(**arguments):
         key = (entry["protocol"], entry["port"])
         if key not in result:
             label = "internal: %s" % entry["purpose"]
             trusted = entry["trusted_sources"]
             result[key] = _check(entry["protocol"], entry["port"], OPEN if trusted else CLOSED, label, trusted)
-    everything = Selection(**dict(selection.__dict__, services=selection.matrix.service_names()))
+    everything = replace(selection, services=selection.matrix.service_names())
     for flow in selection.matrix.flows:
         port = selection.ports[flow.port_name]
         if flow.direction != "inbound" or flow.expect != OPEN or (flow.protocol, port) in result:

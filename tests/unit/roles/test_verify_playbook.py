@@ -30,7 +30,7 @@ def loopback_ports(count):
     """``count`` loopback TCP sockets, bound but not listening: connecting to them is refused."""
     sockets = []
     try:
-        for _ in range(count):
+        for _index in range(count):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.bind((LOOPBACK, 0))
             sockets.append(sock)
