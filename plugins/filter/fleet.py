@@ -26,6 +26,18 @@ def host_roles(group_names):
     return [role for group, role in HOST_ROLE_GROUPS if group in names]
 
 
+def fleet_pattern(groups):
+    """A host pattern of the BioStar groups that exist in ``groups`` (the magic variable).
+
+    Only existing groups are named, so a BioStar 1 site without database or Communication
+    Server groups gets no "could not match" warnings. With none, the servers' group is named.
+    """
+    if not hasattr(groups, "keys"):
+        raise AnsibleFilterError("fleet_pattern: expects the groups mapping (groups), got %r" % (groups,))
+    present = [group for group, _role in HOST_ROLE_GROUPS if group in groups]
+    return ":".join(present or [HOST_ROLE_GROUPS[0][0]])
+
+
 def platform(os_family=None, connection_name=None, shell_type=None):
     return connection.platform(os_family, connection_name, shell_type)
 
@@ -45,6 +57,7 @@ class FilterModule:
     def filters(self):
         return {
             "host_roles": host_roles,
+            "fleet_pattern": fleet_pattern,
             "platform": platform,
             "connection_kind": connection_kind,
             "management_ports": management_ports,

@@ -7,7 +7,7 @@ from ansible.plugins.loader import filter_loader
 
 @pytest.fixture
 def filters():
-    names = ("host_roles", "platform", "connection_kind", "management_ports")
+    names = ("host_roles", "fleet_pattern", "platform", "connection_kind", "management_ports")
     found = {name: filter_loader.get("biostar.hardening.%s" % name) for name in names}
     found = {name: plugin.j2_function if plugin else None for name, plugin in found.items()}
     assert all(found.values()), "every filter loads by its FQCN"
@@ -41,3 +41,15 @@ def test_platform_and_ports(filters):
     assert filters["management_ports"]([22], "ssh", 2222, plugin_defaults=False) == [22, 2222]
     with pytest.raises(AnsibleFilterError, match="management_ports: invalid value"):
         filters["management_ports"](["1-2"], "ssh")
+
+
+def test_fleet_pattern_names_only_the_groups_that_exist(filters):
+    groups = {"all": [], "biostar_clients": ["ws1"], "biostar_servers": ["s1"], "biostar_probes": ["p1"]}
+    assert filters["fleet_pattern"](groups) == "biostar_servers:biostar_clients"
+    everything = dict(groups, biostar_databases=[], biostar_communication_servers=[])
+    assert filters["fleet_pattern"](everything) == (
+        "biostar_servers:biostar_clients:biostar_databases:biostar_communication_servers"
+    )
+    assert filters["fleet_pattern"]({"all": []}) == "biostar_servers"
+    with pytest.raises(AnsibleFilterError, match="expects the groups mapping"):
+        filters["fleet_pattern"](["biostar_servers"])
