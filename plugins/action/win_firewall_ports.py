@@ -14,25 +14,28 @@ from typing import Any, Dict, Optional
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.biostar.hardening.plugins.module_utils import windows_rules
+from ansible_collections.biostar.hardening.plugins.module_utils import connection, windows_rules
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import RuleError
 
 MODULE = "biostar.hardening.win_firewall_ports"
 
 
-def connection_option(connection: Any, name: str) -> Any:
+def connection_option(plugin: Any, name: str) -> Any:
     try:
-        return connection.get_option(name)
+        return plugin.get_option(name)
     except (KeyError, AnsibleError):
         return None
 
 
-def management_port(connection: Any) -> Optional[int]:
-    """The port of the current connection, from the connection plugin's resolved options."""
-    transport = str(getattr(connection, "transport", "") or "")
-    port = connection_option(connection, "port")
-    scheme = connection_option(connection, "scheme") or connection_option(connection, "protocol")
-    return windows_rules.connection_port(transport, port, scheme)
+def management_port(plugin: Any) -> Optional[int]:
+    """The port of the current connection, from the connection plugin's resolved options.
+
+    The derivation itself is module_utils/connection.py's, which the role uses for Linux too.
+    """
+    transport = str(getattr(plugin, "transport", "") or "")
+    port = connection_option(plugin, "port")
+    scheme = connection_option(plugin, "scheme") or connection_option(plugin, "protocol")
+    return connection.connection_port(transport, port, scheme)
 
 
 class ActionModule(ActionBase):

@@ -20,6 +20,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.biostar.hardening.plugins.module_utils import connection
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
     PORT_MAX,
     PORT_MIN,
@@ -220,24 +221,8 @@ def prepare(args: Mapping[str, Any], connection_port: Optional[int] = None) -> P
 
 
 def connection_port(transport: str, port: Any = None, scheme: Optional[str] = None) -> Optional[int]:
-    """The TCP port on the managed host that the current connection arrived on.
-
-    ``transport`` is the connection plugin name, ``port`` its resolved ``port`` option
-    (ansible_port, ansible_winrm_port, ansible_psrp_port, ansible_ssh_port), ``scheme``
-    winrm's ``scheme`` or psrp's ``protocol``. The plugins' own defaults apply when the
-    port is not set. None means unknown (or no network connection at all).
-    """
-    name = (transport or "").rsplit(".", 1)[-1]
-    if port not in (None, ""):
-        low, high = parse_port(port, "ansible_port")
-        if low != high:
-            raise invalid("ansible_port", port, "a single port %d-%d" % (PORT_MIN, PORT_MAX))
-        return low
-    if name in ("winrm", "psrp"):
-        return 5985 if scheme == "http" else 5986
-    if name in ("ssh", "paramiko_ssh", "paramiko", "libssh"):
-        return 22
-    return None
+    """The connection's port with the connection plugins' defaults (module_utils/connection.py)."""
+    return connection.connection_port(transport, port, scheme)
 
 
 def _canonical_peer(text: str) -> str:

@@ -53,9 +53,29 @@ options:
       expect:
         description:
           - V(open) when the port must answer, V(closed) when it must not (refused or filtered).
+          - With O(checks[].open_from), this is the expectation for a probe whose source address
+            is in that list; from any other source the port must not answer.
         type: str
         choices: [open, closed]
         default: open
+      open_from:
+        description:
+          - Addresses or CIDRs the port is open to, for a port that the target's firewall opens to
+            some sources only (a database port opened to the BioStar servers, an internal service
+            opened to trusted sources).
+          - The module finds the source address this peer uses to reach O(host) (no packet is sent
+            for that) and expects the port O(checks[].expect) when the source is in the list, and
+            V(closed) otherwise. Empty (the default) means the expectation holds from anywhere.
+        type: list
+        elements: str
+        default: []
+      label:
+        description:
+          - What the port is, shown in RV(summary) and returned with the check, so a report can
+            name an internal service that answered. The port_matrix lookup's checks start it with
+            V(allowed), V(internal) or V(not opened).
+        type: str
+        default: ""
   timeout:
     description:
       - Seconds to wait for a TCP connection, or for a UDP reply, per attempt. 0.1 to 30.
@@ -151,6 +171,13 @@ address:
   returned: always
   type: str
   sample: 192.0.2.10
+source:
+  description:
+    - The source address this peer uses to reach RV(address), when a check has O(checks[].open_from);
+      otherwise empty.
+  returned: always
+  type: str
+  sample: 192.0.2.20
 checks:
   description: One entry per check, in the order given.
   returned: always
@@ -166,9 +193,18 @@ checks:
       type: int
       sample: 1480
     expect:
-      description: V(open) or V(closed).
+      description: V(open) or V(closed); with O(checks[].open_from), the expectation for this peer's source address.
       type: str
       sample: open
+    open_from:
+      description: The check's O(checks[].open_from).
+      type: list
+      elements: str
+      sample: []
+    label:
+      description: The check's O(checks[].label).
+      type: str
+      sample: "internal: gRPC"
     state:
       description: What was observed on the last attempt.
       type: str
@@ -210,6 +246,7 @@ failed_checks:
 
 import errno
 import functools
+import ipaddress
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -319,6 +356,8 @@ def run_check(
         "protocol": check["protocol"],
         "port": check["port"],
         "expect": check["expect"],
+        "open_from": list(check.get("open_from") or []),
+        "label": check.get("label") or "",
         "state": state,
         "detail": detail,
         "ok": ok,
@@ -330,9 +369,10 @@ def render_summary(label: str, results: List[Dict[str, Any]]) -> str:
     passed = sum(1 for r in results if r["ok"])
     lines = ["%s: %d of %d checks as expected" % (label, passed, len(results))]
     for r in results:
+        label = " [%s]" % r["label"] if r.get("label") else ""
         lines.append(
-            "  %-4s %6d expect %-7s %-14s %-5s %s"
-            % (r["protocol"], r["port"], r["expect"], r["state"], "ok" if r["ok"] else "FAIL", r["detail"])
+            "  %-4s %6d expect %-7s %-14s %-5s %s%s"
+            % (r["protocol"], r["port"], r["expect"], r["state"], "ok" if r["ok"] else "FAIL", r["detail"], label)
         )
     return "\n".join(lines)
 
@@ -354,8 +394,41 @@ def validate(module: AnsibleModule) -> List[Dict[str, Any]]:
                 msg="checks[%d].port: invalid value %r; valid values: %d-%d"
                 % (index, check["port"], PORT_RANGE[0], PORT_RANGE[1])
             )
-        checks.append(check)
+        networks = []
+        for item in check.get("open_from") or []:
+            try:
+                networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
+            except ValueError:
+                module.fail_json(
+                    msg="checks[%d].open_from: invalid value %r; valid values: IPv4/IPv6 addresses or CIDRs"
+                    % (index, item)
+                )
+        checks.append(dict(check, networks=networks))
     return checks
+
+
+def source_address(family: int, sockaddr: Tuple[Any, ...]) -> str:
+    """The local address the kernel picks to reach ``sockaddr``; connecting UDP sends nothing."""
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.connect((sockaddr[0], 9, *sockaddr[2:]))
+        return str(sock.getsockname()[0])
+    except OSError:
+        return ""
+    finally:
+        sock.close()
+
+
+def effective_expectation(check: Dict[str, Any], source: str) -> str:
+    """``expect`` from a source inside ``open_from`` (or with no open_from); closed elsewhere."""
+    if not check["networks"]:
+        return check["expect"]
+    try:
+        address = ipaddress.ip_address(source.split("%")[0])
+    except ValueError:
+        return CLOSED
+    inside = any(address.version == net.version and address in net for net in check["networks"])
+    return check["expect"] if inside else CLOSED
 
 
 def resolve(module: AnsibleModule, host: str) -> Tuple[int, Tuple[Any, ...]]:
@@ -379,6 +452,8 @@ def main() -> None:
                     protocol=dict(type="str", choices=["tcp", "udp"], default="tcp"),
                     port=dict(type="int", required=True),
                     expect=dict(type="str", choices=["open", "closed"], default="open"),
+                    open_from=dict(type="list", elements="str", default=[]),
+                    label=dict(type="str", default=""),
                 ),
             ),
             timeout=dict(type="float", default=2.0),
@@ -393,6 +468,8 @@ def main() -> None:
     host = params["host"]
     family, sockaddr = resolve(module, host)
     payload = params["udp_payload"].encode("utf-8")
+    source = source_address(family, sockaddr) if any(c["networks"] for c in checks) else ""
+    checks = [dict(c, expect=effective_expectation(c, source)) for c in checks]
 
     probe = functools.partial(
         run_check,
@@ -415,6 +492,7 @@ def main() -> None:
         changed=False,
         host=host,
         address=address,
+        source=source,
         checks=results,
         summary=render_summary(label, results),
         passed=len(results) - len(failures),

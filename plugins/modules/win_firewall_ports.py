@@ -101,13 +101,13 @@ seealso:
 EXAMPLES = r"""
 - name: Open the BioStar server-mode ports on a BioStar server
   biostar.hardening.win_firewall_ports:
-    rules: "{{ lookup('biostar.hardening.port_matrix', mode='server', host_role='server') }}"
+    rules: "{{ query('biostar.hardening.port_matrix', mode='server', host_role='server') }}"
 
 - name: The same, only from the device subnet and only on the domain profile
   biostar.hardening.win_firewall_ports:
     rules: >-
-      {{ lookup('biostar.hardening.port_matrix', mode='server', host_role='server',
-                peers=['10.20.0.0/24']) }}
+      {{ query('biostar.hardening.port_matrix', mode='server', host_role='server',
+               peers=['10.20.0.0/24']) }}
     profiles: [Domain]
 
 - name: A hand-written rule set

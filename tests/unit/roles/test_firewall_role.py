@@ -24,13 +24,57 @@ NO_PYTHON = "/nonexistent/biostar-role-test/python3"
 
 # host: (variables, substrings the failure message must contain)
 BAD_INPUT: Dict[str, Tuple[dict, Tuple[str, ...]]] = {
+    # Modes depend on the version, so the port matrix checks them and names the version.
     "bad_mode": (
         {"biostar_mode": "standalone"},
-        ("value of biostar_mode must be one of: server, direct, got: standalone",),
+        ("biostar_mode: invalid value 'standalone' for BioStar version 1; valid values: server, direct",),
+    ),
+    "v1_mode_with_version_x": (
+        {"biostar_version": "x", "biostar_mode": "server"},
+        ("biostar_mode: invalid value 'server' for BioStar version x; valid values: device_to_server",),
+    ),
+    "v2_mode_with_version_1": (
+        {"biostar_mode": "device_to_server"},
+        ("biostar_mode: invalid value 'device_to_server' for BioStar version 1; valid values: server, direct",),
+    ),
+    "bad_version": (
+        {"biostar_version": "3"},
+        ("value of biostar_version must be one of: 1, 2, x, got: 3",),
     ),
     "bad_host_role": (
         {"biostar_host_role": "device"},
-        ("value of biostar_host_role must be one of: server, client, got: device",),
+        ("value of biostar_host_role must be one of: server, client, database, communication_server, got: device",),
+    ),
+    "database_role_with_version_1": (
+        {"biostar_host_role": "database"},
+        ("biostar_host_role: invalid value 'database' for BioStar version 1; valid values: server, client",),
+    ),
+    "communication_server_with_version_2": (
+        {"biostar_version": "2", "biostar_host_role": "communication_server"},
+        (
+            "biostar_host_role: invalid value 'communication_server' for BioStar version 2;"
+            " valid values: server, client, database",
+        ),
+    ),
+    "database_without_server_addresses": (
+        {"biostar_version": "x", "biostar_host_role": "database"},
+        ("biostar_server_addresses: missing for host_role database", "never opened to everyone"),
+    ),
+    "tls_with_version_1": (
+        {"biostar_tls": True},
+        ("biostar_tls: invalid value True for BioStar version 1; valid values: false",),
+    ),
+    "v2_service_with_version_x": (
+        {"biostar_version": "x", "biostar_services": ["ta"]},
+        ("biostar_services: invalid value 'ta' for BioStar version x; valid values: core_web, api, cloud",),
+    ),
+    "bad_database": (
+        {"biostar_version": "2", "biostar_database": "oracle"},
+        ("biostar_database: invalid value 'oracle' for BioStar version 2; valid values: mariadb, mssql",),
+    ),
+    "bad_trusted_source": (
+        {"biostar_version": "x", "biostar_trusted_sources": ["10.0.0.1/8"]},
+        ("biostar_trusted_sources: invalid value '10.0.0.1/8'", "did you mean 10.0.0.0/8"),
     ),
     "missing_host_role": (
         {"biostar_host_role": None},
@@ -67,8 +111,15 @@ BAD_INPUT: Dict[str, Tuple[dict, Tuple[str, ...]]] = {
     "override_unknown_key": (
         {"biostar_port_overrides": {"web_port": 80}},
         (
-            "biostar_port_overrides.web_port",
-            "Supported parameters include: bioentry_device_port, biostation_device_port, device_udp_port, server_port",
+            "biostar_port_overrides: invalid value 'web_port' for BioStar version 1; valid values: "
+            "bioentry_device_port, biostation_device_port, device_udp_port, server_port",
+        ),
+    ),
+    "override_key_of_version_1_with_version_2": (
+        {"biostar_version": "2", "biostar_port_overrides": {"device_udp_port": 51111}},
+        (
+            "biostar_port_overrides: invalid value 'device_udp_port' for BioStar version 2; valid values: ",
+            "server_tls_port",
         ),
     ),
     # A connection without a port to keep: refused on the controller, no container is asked.
@@ -97,6 +148,24 @@ VALID = {
     "windows_direct": (
         {"biostar_mode": "direct", "ansible_shell_type": "powershell"},
         "Reconcile the owned BioStar rules on Windows",
+    ),
+    # Versions 2 and x: no mode given, the version's default applies.
+    "linux_v2_server": ({"biostar_version": "2"}, "Reconcile the owned BioStar rules on Linux"),
+    "linux_vx_communication_server": (
+        {"biostar_version": "x", "biostar_host_role": "communication_server"},
+        "Reconcile the owned BioStar rules on Linux",
+    ),
+    "windows_vx_server": (
+        {"biostar_version": "x", "biostar_services": ["core_web"], "ansible_shell_type": "powershell"},
+        "Reconcile the owned BioStar rules on Windows",
+    ),
+    "linux_vx_plaintext": (
+        {"biostar_version": "x", "biostar_tls": False},
+        "Reconcile the owned BioStar rules on Linux",
+    ),
+    "linux_vx_database": (
+        {"biostar_version": "x", "biostar_host_role": "database", "biostar_server_addresses": ["10.30.0.10"]},
+        "Reconcile the owned BioStar rules on Linux",
     ),
 }
 
@@ -211,3 +280,10 @@ def test_direct_mode_warning_is_shown_once_for_many_hosts(run):
     warnings = [line for line in output.splitlines() if line.startswith("[WARNING]: biostar_mode is 'direct'")]
     assert len(warnings) == 1, output
     assert "temporary use" in warnings[0]
+
+
+def test_plaintext_device_traffic_on_biostar_x_is_warned_about(run):
+    output, _failures = run
+    warnings = [line for line in output.splitlines() if line.startswith("[WARNING]: biostar_tls is false")]
+    assert len(warnings) == 1, output
+    assert "block if possible" in warnings[0]

@@ -29,6 +29,10 @@ def record(tmp_path_factory, collections_path):
             "children": {
                 "biostar_servers": {"hosts": {"srv1": {}, "both1": {}}},
                 "biostar_clients": {"hosts": {"ws1": {}, "both1": {}}},
+                "biostar_databases": {
+                    "hosts": {"db1": {"biostar_version": "x", "biostar_server_addresses": ["10.30.0.10"]}}
+                },
+                "biostar_communication_servers": {"hosts": {"comm1": {"biostar_version": "x"}}},
             },
         }
     }
@@ -69,13 +73,25 @@ def test_host_role_comes_from_the_group(record):
     assert context["srv1"]["host_role"] == "server", output
     assert context["ws1"]["host_role"] == "client"
     assert {context[h]["platform"] for h in ("srv1", "ws1")} == {"linux"}
-    assert all(c["mode"] == "server" and c["direction"] == "inbound" for c in context.values())
+    assert all(context[h]["mode"] == "server" for h in ("srv1", "ws1"))
+    assert all(c["direction"] == "inbound" for c in context.values())
+
+
+def test_biostar_x_groups_give_their_host_roles_and_the_versions_default_mode(record):
+    data, output = record
+    context = data["context"]
+    assert context["db1"]["host_role"] == "database", output
+    assert context["comm1"]["host_role"] == "communication_server", output
+    assert {context[h]["mode"] for h in ("db1", "comm1")} == {"device_to_server"}
+    assert {str(context[h]["tls"]) for h in ("db1", "comm1")} == {"True"}
 
 
 def test_a_host_in_both_groups_is_refused_before_the_role_runs(record):
     data, output = record
     assert "both1" not in data["context"], "the role must not run for a host in both groups"
-    assert "both1 is in both biostar_servers and biostar_clients; the role manages one host role per host" in output, (
-        output
-    )
+    assert (
+        "both1 is in the groups of host roles server and client; the role manages one host role per host" in output
+    ), output
+    # What the client role would need comes from the port matrix (BioStar 1: inbound UDP 51110).
+    assert "client inbound udp/51110" in output, output
     assert data["stats"]["both1"]["failures"] == 1

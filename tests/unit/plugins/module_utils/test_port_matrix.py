@@ -35,6 +35,10 @@ EXPECTED = {
 }
 
 
+def test_mode_defaults_to_the_versions_own():
+    assert select(None, "server") == select("server", "server")
+
+
 @pytest.mark.parametrize(("mode", "host_role"), sorted(EXPECTED))
 def test_every_mode_and_host_role_matches_ports_md(mode, host_role):
     assert flows(select(mode, host_role)) == EXPECTED[(mode, host_role)]
@@ -151,16 +155,16 @@ def assert_error(message_parts, **kwargs):
     ("kwargs", "parts"),
     [
         ({"mode": "servr"}, ["mode", "'servr'", "server, direct"]),
-        ({"mode": None}, ["mode", "missing", "server, direct"]),
+        ({"host_role": None}, ["host_role", "missing", "server, client"]),
         ({"host_role": "device"}, ["host_role", "'device'", "server, client"]),
-        ({"version": "2"}, ["version", "'2'", "valid values: 1"]),
+        ({"version": "3"}, ["version", "'3'", "valid values: 1, 2, x"]),
         ({"direction": "in"}, ["direction", "'in'", "inbound, outbound, all"]),
         ({"peers": ["10.0.0.300/24"]}, ["peers", "10.0.0.300/24", "CIDRs"]),
         ({"peers": ["2001:db8::zz/64"]}, ["peers", "2001:db8::zz/64"]),
         ({"peers": ["10.0.0.1/24"]}, ["peers", "host bits", "10.0.0.0/24"]),
         ({"peers": ["2001:db8::1/64"]}, ["peers", "host bits", "2001:db8::/64"]),
         ({"peers": "10.0.0.0/8"}, ["peers", "a list"]),
-        ({"port_overrides": {"sever_port": 1}}, ["port_overrides", "sever_port", "server_port"]),
+        ({"port_overrides": {"sever_port": 1}}, ["port_overrides", "sever_port", "version 1", "server_port"]),
         ({"port_overrides": {"server_port": 0}}, ["port_overrides.server_port", "0", "a single port 1-65535"]),
         ({"port_overrides": {"server_port": 65536}}, ["port_overrides.server_port", "65536", "a single port"]),
         ({"port_overrides": {"server_port": "1-2"}}, ["port_overrides.server_port", "single port"]),
@@ -191,5 +195,11 @@ def test_every_flow_carries_provenance_and_reference():
             assert flow.reference
             assert flow.facts
             assert flow.port_name in matrix.ports
-            assert set(flow.modes) <= set(port_matrix.MODES)
+            assert set(flow.modes) <= set(matrix.modes)
+            assert flow.host_role in matrix.host_roles
             assert flow.peer_kind in port_matrix.PEER_KINDS
+            assert flow.service is None or flow.service in matrix.services
+            assert flow.database is None or flow.database in matrix.databases
+            assert flow.expect in ("open", "closed")
+            # Internal services are only ever opened to the trusted sources.
+            assert (flow.expect == "closed") == (flow.peers_from == "trusted")

@@ -322,3 +322,55 @@ def test_diff_lines_sort_ports_numerically_and_foreign_shapes_last():
         "inbound tcp/10000 from any (biostar-hardening-in-tcp-10000-any)\n"
         "inbound icmpv4/Any LocalSubnet [disabled] (odd)\n"
     )
+
+
+# BioStar 2 and BioStar X servers usually run Windows: every rule shape their matrices
+# produce goes to the Windows module unchanged.
+VERSION_CASES = [
+    ("2", "server", {"mode": "mixed", "tls": True, "services": ["ta", "cloud", "web_http"]}),
+    ("2", "client", {"services": ["usb_agent", "usb_agent_http", "device_search"]}),
+    ("2", "database", {"server_addresses": ["10.30.0.10", "2001:db8::10"], "database": "mssql"}),
+    ("x", "server", {"trusted_sources": ["10.40.0.0/24"], "services": ["core_web", "api", "cloud"]}),
+    ("x", "communication_server", {"tls": False, "trusted_sources": ["10.40.0.0/24"]}),
+    ("x", "database", {"server_addresses": ["10.30.0.10"]}),
+]
+
+
+@pytest.mark.parametrize(("version", "host_role", "options"), VERSION_CASES)
+def test_biostar_2_and_x_rules_become_windows_records_unchanged(version, host_role, options):
+    from ansible_collections.biostar.hardening.plugins.module_utils.port_matrix import select
+
+    rules = select(host_role=host_role, version=version, peers=["10.20.0.0/24"], **options)
+    prepared = prepare(rules)
+    assert len(prepared.records) == len(rules)
+    assert len({item["name"] for item in prepared.records}) == len(rules)
+    for item, rule in zip(sorted(prepared.records, key=lambda r: (r["rule"]["direction"], r["rule"]["port"])),
+                          sorted(rules, key=lambda r: (r["direction"], r["port"]))):  # fmt: skip
+        props = item["properties"]
+        assert props["Direction"] == rule["direction"].capitalize()
+        assert props["Protocol"] == rule["protocol"].upper()
+        port_key = "LocalPort" if rule["direction"] == "inbound" else "RemotePort"
+        assert props[port_key] == [str(rule["port"])]
+        assert props["RemoteAddress"] == (rule["peers"] or ["Any"])
+
+
+def test_biostar_x_internal_services_reach_windows_only_from_trusted_sources():
+    from ansible_collections.biostar.hardening.plugins.module_utils.port_matrix import internal, select
+
+    rules = select(None, "server", "x", trusted_sources=["10.40.0.0/24"])
+    records = by_port(prepare(rules))
+    for entry in internal(version="x", host_role="server"):
+        assert records[entry["port"]]["properties"]["RemoteAddress"] == ["10.40.0.0/24"]
+    assert records[443]["properties"]["RemoteAddress"] == ["Any"]
+    assert 51212 not in records
+    # Without trusted sources the internal services get no Windows rule at all.
+    assert sorted(by_port(prepare(select(None, "server", "x")))) == [443, 51213]
+
+
+def test_database_rule_keeps_both_families_of_server_addresses():
+    from ansible_collections.biostar.hardening.plugins.module_utils.port_matrix import select
+
+    rules = select(None, "database", "2", server_addresses=["10.30.0.10", "2001:db8::10"])
+    (item,) = prepare(rules).records
+    assert item["properties"]["RemoteAddress"] == ["10.30.0.10/32", "2001:db8::10/128"]
+    assert item["properties"]["LocalPort"] == ["3312"]

@@ -277,6 +277,10 @@ def test_ipv6_loopback(capsys):
         ({"checks": [{"port": 1, "protocol": "sctp"}]}, "value of protocol must be one of: tcp, udp, got: sctp"),
         ({"checks": [{"port": 1, "expect": "maybe"}]}, "value of expect must be one of: open, closed, got: maybe"),
         ({"udp_no_answer_means": "yes"}, "value of udp_no_answer_means must be one of: inconclusive, open, closed"),
+        (
+            {"checks": [{"port": 1, "open_from": ["10.0.0.0/8", "trusted"]}]},
+            "checks[0].open_from: invalid value 'trusted'; valid values: IPv4/IPv6 addresses or CIDRs",
+        ),
     ],
 )
 def test_bad_input_names_option_value_and_valid_values(capsys, args, message):
@@ -328,3 +332,51 @@ def test_socket_errors_are_classified(monkeypatch, code, state):
     monkeypatch.setattr(port_probe.socket, "socket", FailingSocket)
     assert port_probe.probe_tcp((LOOPBACK, 1), socket.AF_INET, 1.0)[0] == state
     assert port_probe.probe_udp((LOOPBACK, 1), socket.AF_INET, 1.0, b"x")[0] == state
+
+
+def test_open_from_a_source_inside_expects_open(capsys):
+    """Loopback reaches 127.0.0.1 from 127.0.0.1: inside 127.0.0.0/8, so the port must answer."""
+    with tcp_listener() as open_port:
+        failed, result = run_module(
+            capsys,
+            host=LOOPBACK,
+            checks=[{"port": open_port, "open_from": ["127.0.0.0/8"], "label": "internal: gRPC"}],
+            timeout=1,
+        )
+    assert not failed
+    assert result["source"] == LOOPBACK
+    (check,) = result["checks"]
+    assert (check["expect"], check["state"], check["ok"]) == ("open", "open", True)
+    assert check["open_from"] == ["127.0.0.0/8"] and check["label"] == "internal: gRPC"
+    assert "[internal: gRPC]" in result["summary"]
+
+
+def test_open_from_a_source_outside_expects_closed_and_fails_when_it_answers(capsys):
+    with tcp_listener() as open_port:
+        failed, result = run_module(
+            capsys,
+            host=LOOPBACK,
+            checks=[{"port": open_port, "open_from": ["192.0.2.0/24", "2001:db8::/32"], "label": "internal: gRPC"}],
+            timeout=1,
+            retries=0,
+        )
+    assert failed
+    (check,) = result["checks"]
+    assert (check["expect"], check["state"], check["ok"]) == ("closed", "open", False)
+    assert "expected closed, got open" in result["msg"]
+
+
+def test_open_from_outside_is_met_by_a_closed_port(capsys):
+    closed = unused_port()
+    failed, result = run_module(
+        capsys, host=LOOPBACK, checks=[{"port": closed, "open_from": ["192.0.2.0/24"]}], timeout=1
+    )
+    assert not failed
+    assert result["checks"][0]["expect"] == "closed" and result["checks"][0]["state"] == "closed"
+
+
+def test_no_open_from_leaves_source_empty(capsys):
+    closed = unused_port()
+    _failed, result = run_module(capsys, host=LOOPBACK, checks=[{"port": closed, "expect": "closed"}], timeout=1)
+    assert result["source"] == ""
+    assert result["checks"][0]["open_from"] == [] and result["checks"][0]["label"] == ""
