@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pytest
 from biostar_harness.ansible_run import run_playbook
-from biostar_harness.site import Site, expect_reach
+from biostar_harness.site import LISTENER_LIFETIME, Site, expect_reach
+from site_kit.traffic import start_listener
 
 SITE = "biostar.hardening.site"
 VERIFY = "biostar.hardening.verify"
@@ -45,7 +46,7 @@ def tcp(ports):
 def fleet():
     site = Site.from_molecule()
     for short, (tcp_ports, udp_ports) in LISTENERS.items():
-        site[short].start_listener(tcp=tcp_ports, udp=udp_ports)
+        start_listener(site[short], tcp_ports, udp_ports, LISTENER_LIFETIME)
     try:
         yield site
     finally:
