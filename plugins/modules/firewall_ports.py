@@ -130,7 +130,7 @@ author:
 EXAMPLES = r"""
 - name: Open the ports a BioStar server needs in server mode
   biostar.hardening.firewall_ports:
-    rules: "{{ lookup('biostar.hardening.port_matrix', mode='server', host_role='server') }}"
+    rules: "{{ query('biostar.hardening.port_matrix', mode='server', host_role='server') }}"
 
 - name: The same rules limited to the site's networks, written out by hand
   biostar.hardening.firewall_ports:
@@ -148,12 +148,12 @@ EXAMPLES = r"""
 
 - name: Default-deny inbound, keeping SSH and the BioStar ports open
   biostar.hardening.firewall_ports:
-    rules: "{{ lookup('biostar.hardening.port_matrix', mode='server', host_role='server') }}"
+    rules: "{{ query('biostar.hardening.port_matrix', mode='server', host_role='server') }}"
     baseline: true
 
 - name: Preview the change
   biostar.hardening.firewall_ports:
-    rules: "{{ lookup('biostar.hardening.port_matrix', mode='direct', host_role='server') }}"
+    rules: "{{ query('biostar.hardening.port_matrix', mode='direct', host_role='server') }}"
   check_mode: true
   diff: true
 
