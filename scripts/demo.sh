@@ -10,7 +10,9 @@
 # the firewall. The script runs site.yml in server mode, verify.yml, then switches the site
 # to direct mode (check mode first, then for real), verifies again and runs once more to
 # show nothing changes. The tables are printed from what the runs recorded
-# (scripts/demo/callback). KEEP=1 leaves the containers running.
+# (the collection's callback biostar.hardening.fleet_report), which also writes the fleet
+# report; a drill at the end flushes the server's firewall and shows the exposures.
+# KEEP=1 leaves the containers running.
 #
 # Expects the venv and the images (make demo builds both first). Only the containers
 # created here are touched, and only they are probed.
@@ -65,8 +67,11 @@ trap finish EXIT
 mkdir -p "$work/collections/ansible_collections/biostar"
 ln -s "$repo" "$work/collections/ansible_collections/biostar/hardening"
 export ANSIBLE_COLLECTIONS_PATH=$work/collections
-export ANSIBLE_CALLBACK_PLUGINS=$here/demo/callback
-export ANSIBLE_CALLBACKS_ENABLED=biostar_demo_record
+# The collection's recorder: one run record per step in $work, the report in $report_dir.
+report_dir=${BIOSTAR_DEMO_REPORT_DIR:-$repo/build/demo-report}
+rm -rf "$report_dir"
+export ANSIBLE_CALLBACKS_ENABLED=biostar.hardening.fleet_report
+export BIOSTAR_REPORT_DIR=$report_dir BIOSTAR_REPORT_RECORDS=$work
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=0
 export ANSIBLE_LOCAL_TEMP=$work/ansible-tmp
 
@@ -155,7 +160,7 @@ status=0
 playbook() {  # step name, playbook, extra arguments...
   local step=$1 book=$2; shift 2
   local log=$work/$step.log
-  if BIOSTAR_DEMO_RECORD=$work/$step.json ansible-playbook -i "$work/inventory.yml" "biostar.hardening.$book" "$@" \
+  if BIOSTAR_REPORT_RECORD_NAME=$step ansible-playbook -i "$work/inventory.yml" "biostar.hardening.$book" "$@" \
     >"$log" 2>&1; then
     :
   else
@@ -190,5 +195,29 @@ say "site.yml in direct mode again: nothing may change"
 playbook direct-rerun site -e biostar_mode=direct
 report rerun "$work/direct-rerun.json"
 
+mkdir -p "$report_dir/records" && cp "$work"/*.json "$report_dir/records/"
+
+say "Drill: someone flushes the server's firewall; a verify and a --check run must show it"
+saved=$(podman exec "$server" nft list ruleset)
+podman exec "$server" nft flush ruleset
+drill() {  # step, playbook, arguments: recorded into the drill report only
+  local step=$1 book=$2; shift 2
+  BIOSTAR_REPORT_DIR=$report_dir/drill BIOSTAR_REPORT_RECORDS=$report_dir/drill/records BIOSTAR_REPORT_RECORD_NAME=$step \
+    ansible-playbook -i "$work/inventory.yml" "biostar.hardening.$book" "$@" >"$work/$step.log" 2>&1
+}
+drill drill-verify verify -e biostar_mode=direct && { status=1; echo "    verify passed with the firewall flushed"; }
+drill drill-check site -e biostar_mode=direct --check || { status=1; tail -n 20 "$work/drill-check.log"; }
+podman exec -i "$server" nft -f - <<<"$saved"
+python3 - "$report_dir/drill/report.json" "$server" <<'PY' || status=1
+import json, sys
+report = json.load(open(sys.argv[1]))
+host = next(h for h in report["hosts"] if h["name"] == sys.argv[2])
+kinds = sorted({issue["kind"] for issue in host["issues"]})
+print("    %s: %s (%s)" % (host["name"], host["status"], ", ".join(kinds)))
+sys.exit(0 if host["status"] == "exposed" and {"not_filtering", "drift", "closed_port_answered"} <= set(kinds) else 1)
+PY
+
+printf '\nFleet report (page, JSON and JUnit side by side): %s/report.html\n' "$report_dir"
+printf 'The drill (exposures, drift):                      %s/drill/report.html\n' "$report_dir"
 printf '\nDemo finished in %ds: %s\n' "$((SECONDS - started))" "$([ "$status" = 0 ] && echo 'all as expected' || echo 'SOMETHING WAS NOT AS EXPECTED (see above)')"
 exit "$status"

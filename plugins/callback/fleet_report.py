@@ -34,6 +34,16 @@ options:
     ini:
       - section: callback_biostar_fleet_report
         key: dir
+  records:
+    description:
+      - The folder of the run records the report is made from. Default is O(dir)C(/records).
+      - Every record in it counts, so give separate sites separate folders.
+    type: path
+    env:
+      - name: BIOSTAR_REPORT_RECORDS
+    ini:
+      - section: callback_biostar_fleet_report
+        key: records
   record_name:
     description:
       - The name of this run's record (C(records/<name>.json)); a record of the same name is replaced.
@@ -160,13 +170,14 @@ class CallbackModule(CallbackBase):
             self.record["stats"][host] = stats.summarize(host)
         self.record["finished"] = fleet_report.utc_now()
         folder = self.get_option("dir")
+        records_folder = self.get_option("records") or os.path.join(folder, fleet_report.RECORDS_DIR)
         try:
-            path = fleet_report.write_record(self.record, os.path.join(folder, fleet_report.RECORDS_DIR))
+            path = fleet_report.write_record(self.record, records_folder)
             if not self.get_option("render"):
                 self._display.display("fleet report: recorded %s" % path)
                 return
             began = time.monotonic()
-            records = fleet_report.load_records(os.path.join(folder, fleet_report.RECORDS_DIR))
+            records = fleet_report.load_records(records_folder)
             report = fleet_report.build_report(records, title=self.get_option("title"))
             paths = fleet_report.write_report(report, folder)
         except (OSError, ValueError) as exc:

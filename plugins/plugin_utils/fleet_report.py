@@ -511,7 +511,7 @@ def _port_view(hosts: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
                 if not check["ok"] and check["expect"] == "open" and entry["name"] not in item["blocked_on"]:
                     item["blocked_on"].append(entry["name"])
     rows = list(view.values())
-    rows.sort(key=lambda item: (0 if item["exposed_on"] else 1, _port_sort(item)))
+    rows.sort(key=lambda item: (0 if item["exposed_on"] else 1 if item["blocked_on"] else 2, _port_sort(item)))
     return rows
 
 
