@@ -43,7 +43,9 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         _spec, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         if args["runs"] and not args["records"]:
-            raise AnsibleActionFail("runs: %s given without records; valid: set records to a folder of run records" % args["runs"])
+            raise AnsibleActionFail(
+                "runs: %s given without records; valid: set records to a folder of run records" % args["runs"]
+            )
         began = time.monotonic()
         inventory = [str(source) for source in (cli_context.CLIARGS.get("inventory") or [])]
         try:

@@ -21,7 +21,7 @@ description:
     and C(report.junit.xml) (one test case per host and per probe check) into the folder.
   - Check mode works; the report of a C(--check) run shows the drift a real run would fix.
   - Runs without any BioStar task write nothing.
-version_added: 0.2.0
+version_added: 0.1.0
 requirements:
   - enable it in C(callbacks_enabled) (C(ANSIBLE_CALLBACKS_ENABLED=biostar.hardening.fleet_report))
 options:
@@ -181,7 +181,9 @@ class CallbackModule(CallbackBase):
             report = fleet_report.build_report(records, title=self.get_option("title"))
             paths = fleet_report.write_report(report, folder)
         except (OSError, ValueError) as exc:
-            self._display.warning("biostar.hardening.fleet_report: could not write the report in %s: %s" % (folder, exc))
+            self._display.warning(
+                "biostar.hardening.fleet_report: could not write the report in %s: %s" % (folder, exc)
+            )
             return
         summary = report["summary"]
         self._display.display(

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: fleet_report
 short_description: Write the BioStar fleet posture report (HTML, JSON, JUnit XML)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Writes three files into O(dest), on the controller.
   - C(report.html) is one self-contained page (inline styles and script, no external assets, no

@@ -225,14 +225,19 @@ def _annotated(rule: Dict[str, Any], matrix: Dict[Tuple[str, str, str], Dict[str
     return plain
 
 
+def _identity(rule: Dict[str, Any]) -> Tuple[str, str, str, Tuple[str, ...]]:
+    protocol, port, direction = rule_key(rule)
+    return (protocol, port, direction, tuple(rule.get("peers") or []))
+
+
 def _current_rules(firewall: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The owned rules on the host now. A check-mode result lists the rules after the run
     it predicts, so take back what it would add and put back what it would remove."""
     rules = list(firewall.get("rules") or [])
     if not firewall.get("check_mode"):
         return rules
-    added = {rule_key(rule) + (tuple(rule.get("peers") or []),) for rule in firewall.get("added") or []}
-    kept = [rule for rule in rules if rule_key(rule) + (tuple(rule.get("peers") or []),) not in added]
+    added = {_identity(rule) for rule in firewall.get("added") or []}
+    kept = [rule for rule in rules if _identity(rule) not in added]
     return kept + list(firewall.get("removed") or [])
 
 
@@ -319,9 +324,7 @@ def build_report(
 
     managed = set(context) | set(last_run) | set(probes)
     managed |= {host for host in unreachable if host not in probe_hosts or host in context}
-    hosts = [
-        _host_entry(host, context, matrix, last_run, last_change, probes, unreachable) for host in sorted(managed)
-    ]
+    hosts = [_host_entry(host, context, matrix, last_run, last_change, probes, unreachable) for host in sorted(managed)]
     hosts.sort(key=lambda entry: (STATUSES.index(entry["status"]), entry["name"]))
     ports = _port_view(hosts)
     checks = [check for entry in hosts for probe in entry["probes"] for check in probe["checks"]]
@@ -366,18 +369,23 @@ def _host_entry(host, context, matrix, last_run, last_change, probes, unreachabl
     run, firewall = last_run.get(host, ({}, {}))
     issues: List[Dict[str, str]] = []
     if host in unreachable:
-        issues.append({"kind": "unreachable", "severity": "failure", "message": "unreachable: %s" % unreachable[host][1]})
+        issues.append(
+            {"kind": "unreachable", "severity": "failure", "message": "unreachable: %s" % unreachable[host][1]}
+        )
     if firewall.get("failed"):
         issues.append(
-            {"kind": "firewall_failed", "severity": "failure", "message": "firewall task failed: %s" % firewall.get("msg")}
+            {
+                "kind": "firewall_failed",
+                "severity": "failure",
+                "message": "firewall task failed: %s" % firewall.get("msg"),
+            }
         )
     elif firewall and firewall.get("filtering") is False:
         issues.append(
             {
                 "kind": "not_filtering",
                 "severity": "exposure",
-                "message": "firewall does not filter (%s): every listening port answers"
-                % firewall.get("backend", "?"),
+                "message": "firewall does not filter (%s): every listening port answers" % firewall.get("backend", "?"),
             }
         )
     if firewall.get("check_mode") and firewall.get("changed") and not firewall.get("failed"):
@@ -619,7 +627,7 @@ def render_junit(report: Dict[str, Any]) -> str:
     suites = []
     for suite_id, (name, cases) in enumerate((("biostar.firewall", host_cases), ("biostar.probes", probe_cases))):
         suites.append(
-            '  <testsuite%s>\n    <properties>\n%s    </properties>\n%s\n  </testsuite>'
+            "  <testsuite%s>\n    <properties>\n%s    </properties>\n%s\n  </testsuite>"
             % (
                 _attrs(
                     {

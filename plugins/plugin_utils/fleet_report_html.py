@@ -169,8 +169,9 @@ SCRIPT = r"""
         head.hidden = showing.length === 0;
         var cell = document.createElement("th");
         cell.colSpan = columns;
-        cell.textContent = groupBy.options[groupBy.selectedIndex].text + ": " + key + " (" + showing.length +
-          " host" + (showing.length === 1 ? "" : "s") + (exposed.length ? ", " + exposed.length + " exposed" : "") + ")";
+        cell.textContent = groupBy.options[groupBy.selectedIndex].text + ": " + key + " (" +
+          showing.length + " host" + (showing.length === 1 ? "" : "s") +
+          (exposed.length ? ", " + exposed.length + " exposed" : "") + ")";
         head.appendChild(cell);
         body.appendChild(head);
         members.forEach(function (row) { body.appendChild(row); });
@@ -307,7 +308,11 @@ def last_run_cell(host: Dict[str, Any]) -> str:
             what.append("\u2212" + rules_text(change["removed"]))
         parts.append(
             '<br><span class="muted">last change: %s (run %s%s)</span>'
-            % (esc(" ".join(what) or "configuration"), esc(change["run"]), ", check mode" if change["check_mode"] else "")
+            % (
+                esc(" ".join(what) or "configuration"),
+                esc(change["run"]),
+                ", check mode" if change["check_mode"] else "",
+            )
         )
     return " ".join(parts)
 
@@ -360,7 +365,8 @@ def host_row(host: Dict[str, Any], rank: int) -> str:
         }
     )
     issues = "".join(
-        '<li class="issue %s" data-kind="%s">%s</li>' % (esc(issue["severity"]), esc(issue["kind"]), esc(issue["message"]))
+        '<li class="issue %s" data-kind="%s">%s</li>'
+        % (esc(issue["severity"]), esc(issue["kind"]), esc(issue["message"]))
         for issue in host["issues"]
     )
     exposures = sum(1 for issue in host["issues"] if issue["severity"] == "exposure")
@@ -407,11 +413,12 @@ def host_row(host: Dict[str, Any], rank: int) -> str:
     return (
         '<tr class="host status-%s" %s>'
         '<td><span class="badge %s">%s</span></td>'
-        '<td class="hostname"><b>%s</b></td><td class="findings">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>'
+        '<td class="hostname"><b>%s</b></td><td class="findings">%s</td>'
+        "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
         "<td>%s</td><td>%s</td><td>%s</td></tr>"
         % (
             esc(host["status"]),
-            " ".join("%s=\"%s\"" % (key, esc(value)) for key, value in attributes.items()),
+            " ".join('%s="%s"' % (key, esc(value)) for key, value in attributes.items()),
             esc(host["status"]),
             esc(STATUS_LABEL[host["status"]]),
             esc(host["name"]),
@@ -452,11 +459,16 @@ def port_row(port: Dict[str, Any]) -> str:
             esc(rule_text(port)),
             esc("; ".join(port["purposes"]) or "-"),
             esc(", ".join(port["provenance"]) or "-"),
-            hosts(port["open_on"]) + (" <span class=\"muted\">(+%d pending)</span>" % len(port["pending_on"]) if port["pending_on"] else ""),
+            hosts(port["open_on"])
+            + (' <span class="muted">(+%d pending)</span>' % len(port["pending_on"]) if port["pending_on"] else ""),
             tally(port["probed_open"]),
             tally(port["probed_closed"]),
-            '<span class="no">%s</span>' % hosts(port["exposed_on"]) if port["exposed_on"] else '<span class="muted">none</span>',
-            '<span class="no">%s</span>' % hosts(port["blocked_on"]) if port["blocked_on"] else '<span class="muted">none</span>',
+            '<span class="no">%s</span>' % hosts(port["exposed_on"])
+            if port["exposed_on"]
+            else '<span class="muted">none</span>',
+            '<span class="no">%s</span>' % hosts(port["blocked_on"])
+            if port["blocked_on"]
+            else '<span class="muted">none</span>',
         )
     )
 
@@ -465,9 +477,10 @@ def render_html(report: Dict[str, Any]) -> str:
     summary = report["summary"]
     by_status = summary["by_status"]
     checks = summary["probe_checks"]
-    runs = ", ".join(
-        "%s%s" % (run["name"], " (check mode)" if run["check_mode"] else "") for run in report["runs"]
-    ) or "none"
+    runs = (
+        ", ".join("%s%s" % (run["name"], " (check mode)" if run["check_mode"] else "") for run in report["runs"])
+        or "none"
+    )
     cards = [
         ("hosts", "hosts", summary["hosts"]),
         ("exposed", "exposed hosts", by_status["exposed"]),
@@ -525,8 +538,9 @@ def render_html(report: Dict[str, Any]) -> str:
 </table>
 <h2>Ports across the fleet</h2>
 <table id="ports">
-<thead><tr><th>port</th><th>purpose</th><th>provenance</th><th>opened on</th><th>probes expecting open</th>
-<th>probes expecting closed</th><th>answered though expected closed</th><th>blocked though expected open</th></tr></thead>
+<thead><tr><th>port</th><th>purpose</th><th>provenance</th><th>opened on</th>
+<th>probes expecting open</th><th>probes expecting closed</th>
+<th>answered though expected closed</th><th>blocked though expected open</th></tr></thead>
 <tbody>
 {port_rows}
 </tbody>

@@ -10,12 +10,11 @@ from html.parser import HTMLParser
 
 import jsonschema
 import pytest
+from fleet_records import SUBNET, by_name, check, fleet, site_record, verify_record
 from lxml import etree
 
 from ansible_collections.biostar.hardening.plugins.plugin_utils import fleet_report
 from ansible_collections.biostar.hardening.plugins.plugin_utils.fleet_report_html import render_html
-
-from fleet_records import SUBNET, by_name, check, fleet, site_record, verify_record
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 SCHEMA_PATH = os.path.join(REPO, "docs", "report.schema.json")
@@ -175,13 +174,17 @@ def test_check_mode_additions_are_pending_not_open():
 
 def test_latest_record_wins_and_the_last_change_is_kept():
     server_rules = site_record("x", {"s": {"host_role": "server"}})["firewall"]["s"]["rules"]
-    first = site_record("server-site", {"server-1": {"host_role": "server", "before": []}}, finished="2026-12-01T09:00:00Z")
+    first = site_record(
+        "server-site", {"server-1": {"host_role": "server", "before": []}}, finished="2026-12-01T09:00:00Z"
+    )
     switch = site_record(
         "direct-site",
         {"server-1": {"host_role": "server", "mode": "direct", "before": server_rules}},
         finished="2026-12-01T09:10:00Z",
     )
-    rerun = site_record("direct-rerun", {"server-1": {"host_role": "server", "mode": "direct"}}, finished="2026-12-01T09:20:00Z")
+    rerun = site_record(
+        "direct-rerun", {"server-1": {"host_role": "server", "mode": "direct"}}, finished="2026-12-01T09:20:00Z"
+    )
     report = fleet_report.build_report([first, switch, rerun])
     host = by_name(report, "server-1")
     assert host["mode"] == "direct"
@@ -203,15 +206,19 @@ def test_records_round_trip_through_a_folder(tmp_path):
     assert [record["name"] for record in fleet_report.load_records(str(tmp_path), ["site"])] == ["site"]
     with pytest.raises(ValueError, match=r"runs: unknown run nope; valid values: site, verify"):
         fleet_report.load_records(str(tmp_path), ["nope"])
-    with pytest.raises(ValueError, match="records: .* is not a folder"):
+    with pytest.raises(ValueError, match=r"records: .* is not a folder"):
         fleet_report.load_records(str(tmp_path / "missing"))
 
 
 def test_failed_and_unreachable_hosts_and_probes_without_result():
-    site = site_record("site", {"server-1": {"host_role": "server", "failed": True}, "server-2": {"host_role": "server"}})
+    site = site_record(
+        "site", {"server-1": {"host_role": "server", "failed": True}, "server-2": {"host_role": "server"}}
+    )
     site["unreachable"]["server-3"] = "ssh: connect to host server-3 port 22: No route to host"
     site["context"]["server-3"] = {"host_role": "server", "mode": "server", "version": "1", "platform": "linux"}
-    verify = verify_record("verify", [{"probe": "client-1", "target": "server-2", "checks": [], "msg": "Name or service not known"}])
+    verify = verify_record(
+        "verify", [{"probe": "client-1", "target": "server-2", "checks": [], "msg": "Name or service not known"}]
+    )
     report = fleet_report.build_report([site, verify])
     assert by_name(report, "server-1")["issues"][0]["kind"] == "firewall_failed"
     assert by_name(report, "server-1")["status"] == "failed"
@@ -247,11 +254,15 @@ def test_junit_validates_and_a_failing_probe_is_a_failing_test_case(junit_schema
     assert document.get("failures") == str(sum(1 for case in cases if case.find("failure") is not None))
     for suite in document.findall("testsuite"):
         assert suite.get("tests") == str(len(suite.findall("testcase")))
-        assert suite.get("failures") == str(sum(1 for case in suite.findall("testcase") if case.find("failure") is not None))
+        assert suite.get("failures") == str(
+            sum(1 for case in suite.findall("testcase") if case.find("failure") is not None)
+        )
 
 
 def test_junit_errors_for_failed_tasks_and_probes_without_result(junit_schema):
-    site = site_record("site", {"server-1": {"host_role": "server", "failed": True}, "server-2": {"host_role": "server"}})
+    site = site_record(
+        "site", {"server-1": {"host_role": "server", "failed": True}, "server-2": {"host_role": "server"}}
+    )
     verify = verify_record("verify", [{"probe": "client-1", "target": "server-2", "checks": [], "msg": "no route"}])
     document = etree.fromstring(fleet_report.render_junit(fleet_report.build_report([site, verify])).encode())
     assert junit_schema.validate(document), junit_schema.error_log
