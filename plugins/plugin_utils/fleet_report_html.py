@@ -73,6 +73,7 @@ tr.group-row th { background: #e9edf1; font-weight: 600; }
 .badge.unknown { background: #eceff1; color: var(--muted); }
 .badge.check { background: var(--drift-bg); color: var(--drift); }
 td.findings { min-width: 300px; max-width: 460px; }
+td.hostname { white-space: nowrap; }
 ul.issues { margin: 0; padding-left: 16px; font-size: 12px; }
 li.issue.exposure { color: var(--bad); }
 li.issue.failure { color: var(--warn); }
