@@ -203,7 +203,7 @@ def rule_label(rule: Dict[str, Any]) -> str:
 
 
 def _port_sort(rule: Dict[str, Any]) -> Tuple[str, int, str]:
-    low = str(rule.get("port")).split("-")[0]
+    low = str(rule.get("port")).split("-", 1)[0]
     return (str(rule.get("direction") or "inbound"), int(low) if low.isdigit() else 0, str(rule.get("protocol")))
 
 
@@ -339,7 +339,8 @@ def build_report(
             "passed": sum(1 for check in checks if check["ok"]),
             "failed": sum(1 for check in checks if not check["ok"]),
         },
-        "check_mode": any(run.get("check_mode") for run in records),
+        # The report shows a predicted state when some host's latest result came from check mode.
+        "check_mode": any(host["last_run"] and host["last_run"]["check_mode"] for host in hosts),
     }
     return {
         "schema": SCHEMA,

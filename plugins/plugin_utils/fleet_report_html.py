@@ -53,8 +53,8 @@ main { padding: 0 24px 32px; }
 .controls input { width: 280px; }
 #shown-count { color: var(--muted); }
 table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; vertical-align: top; padding: 6px 8px; border-bottom: 1px solid var(--line); }
-thead th { background: var(--head); position: sticky; top: 0; z-index: 1; white-space: nowrap; }
+th, td { text-align: left; vertical-align: top; padding: 6px 6px; border-bottom: 1px solid var(--line); }
+thead th { background: var(--head); position: sticky; top: 0; z-index: 1; }
 thead th[data-sort] { cursor: pointer; user-select: none; }
 thead th[data-sort]::after { content: " \\2195"; color: #a0a6ad; }
 thead th.sorted-asc::after { content: " \\2191"; color: #1f2328; }
@@ -72,7 +72,8 @@ tr.group-row th { background: #e9edf1; font-weight: 600; }
 .badge.ok { background: var(--ok-bg); color: var(--ok); }
 .badge.unknown { background: #eceff1; color: var(--muted); }
 .badge.check { background: var(--drift-bg); color: var(--drift); }
-td.findings { min-width: 300px; max-width: 460px; }
+td.findings { min-width: 260px; max-width: 420px; }
+td.lastrun { min-width: 150px; }
 td.hostname { white-space: nowrap; }
 ul.issues { margin: 0; padding-left: 16px; font-size: 12px; }
 li.issue.exposure { color: var(--bad); }
@@ -416,7 +417,7 @@ def host_row(host: Dict[str, Any], rank: int) -> str:
         '<td><span class="badge %s">%s</span></td>'
         '<td class="hostname"><b>%s</b></td><td class="findings">%s</td>'
         "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-        "<td>%s</td><td>%s</td><td>%s</td></tr>"
+        '<td>%s</td><td class="lastrun">%s</td><td>%s</td></tr>'
         % (
             esc(host["status"]),
             " ".join('%s="%s"' % (key, esc(value)) for key, value in attributes.items()),
@@ -562,7 +563,7 @@ report.junit.xml next to this page.</footer>
         hosts=summary["hosts"],
         exposures=summary["exposures"],
         check="true" if summary["check_mode"] else "false",
-        check_badge=' <span class="badge check">includes a check-mode run</span>' if summary["check_mode"] else "",
+        check_badge=' <span class="badge check">check mode: predicted state</span>' if summary["check_mode"] else "",
         generated=esc(report["generated"]),
         inventory=esc(", ".join(report["inventory"]) or "unknown"),
         runs=esc(runs),

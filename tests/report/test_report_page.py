@@ -166,6 +166,9 @@ def test_demo_report_every_host_present_and_counts_match(tmp_path):
     assert server["last_run"]["run"] == "direct-rerun" and not server["last_run"]["changed"]
     assert server["last_change"]["run"] == "direct-site"
     assert {rule["port"] for rule in server["last_change"]["removed"]} == {1470, 1471, 51110}
+    # The demo's --check run was followed by real runs: this page shows no prediction.
+    assert report["summary"]["check_mode"] is False
+    assert tree.xpath("//body/@data-check-mode") == ["false"]
     row = tree.xpath('//tr[@data-name="biostar-demo-server"]')[0]
     assert "last change" in row.text_content() and "direct-site" in row.text_content()
     title = row.xpath('.//span[@data-port="tcp/1480"]')[0].get("title")

@@ -192,6 +192,10 @@ def test_latest_record_wins_and_the_last_change_is_kept():
     assert host["last_change"]["run"] == "direct-site"
     assert [rule["port"] for rule in host["last_change"]["removed"]] == [1470, 1471, 51110]
     assert [(rule["protocol"], rule["port"]) for rule in host["ports"]] == [("tcp", 1480)]
+    # A check-mode run followed by a real one: the report no longer shows a prediction.
+    check_run = site_record("direct-check", {"server-1": {"host_role": "server", "mode": "direct"}}, check_mode=True)
+    assert fleet_report.build_report([check_run])["summary"]["check_mode"] is True
+    assert fleet_report.build_report([check_run, rerun])["summary"]["check_mode"] is False
 
 
 def test_records_round_trip_through_a_folder(tmp_path):
