@@ -106,10 +106,9 @@ class CallbackModule(CallbackBase):
         self.seen = False
 
     def _check_mode(self, result) -> bool:
-        task_check = getattr(result.task, "check_mode", None)
-        if isinstance(task_check, bool):
-            return task_check
-        return bool(cli_context.CLIARGS.get("check", False))
+        # --check, or the task keyword check_mode: true (its default differs across versions,
+        # so only an explicit true counts).
+        return getattr(result.task, "check_mode", None) is True or bool(cli_context.CLIARGS.get("check", False))
 
     def v2_playbook_on_start(self, playbook):
         self.playbook = os.path.basename(getattr(playbook, "_file_name", "") or "playbook")

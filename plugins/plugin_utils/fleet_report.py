@@ -644,7 +644,7 @@ def render_junit(report: Dict[str, Any]) -> str:
                         "package": COLLECTION,
                     }
                 ),
-                properties.replace("      <property", "      <property"),
+                properties,
                 "\n".join(case[2] for case in cases),
             )
         )
