@@ -71,6 +71,8 @@ def test_host_role_comes_from_the_group(record):
     assert context["ws1"]["host_role"] == "client"
     assert {context[h]["platform"] for h in ("srv1", "ws1")} == {"linux"}
     assert all(c["mode"] == "server" and c["direction"] == "inbound" for c in context.values())
+    # The recorder knows this was a --check run, for the report's drift.
+    assert data["check_mode"] is True
 
 
 def test_a_host_in_both_groups_is_refused_before_the_role_runs(record):
