@@ -42,15 +42,15 @@ sanity: venv ## ansible-test sanity on a copy of the collection
 	bash scripts/sanity.sh
 
 units: venv ## pytest unit tests
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit tests/site_kit/tests
 
 molecule: venv images ## every Linux molecule scenario, with real containers
 	bash extensions/molecule/run-scenarios.sh
 
 report-test: venv images ## the fleet report of a real demo run, checked in headless Chromium (apt-installs chromium)
 	bash scripts/install-system-deps.sh chromium
-	BIOSTAR_DEMO_REPORT_DIR=$(CURDIR)/build/demo-report KEEP=0 bash scripts/demo.sh
-	BIOSTAR_REPORT_DEMO_DIR=$(CURDIR)/build/demo-report $(BIN)/pytest tests/report
+	BIOSTAR_DEMO_RESULTS=$(CURDIR)/tests/output/demo KEEP=0 bash scripts/demo.sh
+	BIOSTAR_DEMO_RESULTS=$(CURDIR)/tests/output/demo $(BIN)/pytest tests/report
 
 test: lint sanity units molecule report-test ## everything CI runs
 	@echo "make test: all checks passed"

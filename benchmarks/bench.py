@@ -1,6 +1,7 @@
 """Fleet converge cost: ours against Ansible's floor and per-port loops, on real containers.
 
-Starts N podman containers (each with a default-deny firewall of one backend), runs each
+Starts N podman containers (each with a default-deny firewall of one backend, seeded by
+tests/site_kit as the molecule harness and the demo seed theirs), runs each
 measurement several times and reports the median, min and max wall time, the ratios, and
 the module invocations per host as counted by a callback plugin. Prints a table and
 writes benchmarks/results.md. It reports; it never gates a test run.
@@ -19,31 +20,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from site_kit import collection, firewall, playbook, podman
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-IMAGE = "localhost/biostar-hardening-base:latest"
 PREFIX = "biostar-bench-"
-OWNER = "biostar-hardening"
+BACKENDS = ("nftables", "iptables", "ufw")
 FIREWALL_MODULES = {
     "biostar.hardening.firewall_ports",
     "ansible.builtin.iptables",
     "community.general.ufw",
     "ansible.posix.firewalld",
-}
-
-# A default-deny input policy per backend, as a managed host would have before we run.
-RESET = {
-    "nftables": "nft flush ruleset; rm -f /etc/nftables.d/*; nft -f - <<'EOF'\n"
-    "table inet filter {\n chain input {\n  type filter hook input priority 0; policy drop;\n"
-    "  ct state established,related accept\n  iif lo accept\n }\n}\nEOF",
-    "iptables": "nft flush ruleset; rm -f /etc/iptables/*; for t in iptables ip6tables; do "
-    "$t -P INPUT DROP; $t -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT; "
-    "$t -A INPUT -i lo -j ACCEPT; done",
-    "ufw": "nft flush ruleset; ufw --force reset >/dev/null; rm -f /etc/ufw/*.rules.[0-9]*; "
-    "ufw default deny incoming >/dev/null; ufw --force enable >/dev/null",
 }
 
 
@@ -68,41 +60,21 @@ class Bench:
         self.names = ["%s%02d" % (PREFIX, i + 1) for i in range(hosts)]
         self.backend = {name: backends[i % len(backends)] for i, name in enumerate(self.names)}
         self.workdir = workdir
-        self.env = self._ansible_env()
-        self.inventory = os.path.join(workdir, "inventory.yml")
-
-    def _ansible_env(self) -> Dict[str, str]:
-        collections = os.path.join(self.workdir, "collections")
-        link = os.path.join(collections, "ansible_collections", "biostar", "hardening")
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        if not os.path.islink(link):
-            os.symlink(REPO, link)
-        env = dict(os.environ)
-        env.update(
-            ANSIBLE_COLLECTIONS_PATH=collections,
-            ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
-            ANSIBLE_CALLBACKS_ENABLED="count_invocations",
+        self.env = collection.ansible_env(
+            collection.link(os.path.join(workdir, "collections")),
             ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
             ANSIBLE_FORKS=str(max(self.count, 5)),
             ANSIBLE_HOST_KEY_CHECKING="False",
-            ANSIBLE_RETRY_FILES_ENABLED="False",
-            ANSIBLE_LOCAL_TEMP=os.path.join(self.workdir, "tmp"),
-            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_LOCAL_TEMP=os.path.join(workdir, "tmp"),
         )
-        env.pop("ANSIBLE_CONFIG", None)
-        return env
+        self.env.pop("ANSIBLE_CONFIG", None)
+        self.inventory = os.path.join(workdir, "inventory.yml")
 
     # --- containers -------------------------------------------------------------------
-    def podman(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(["podman", *args], capture_output=True, text=True, check=check)
-
     def start(self) -> None:
         self.stop()
         for name in self.names:
-            self.podman(
-                "run", "-d", "--init", "--name", name, "--hostname", name,
-                "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", IMAGE, "sleep", "infinity",
-            )  # fmt: skip
+            podman.start(name)
         hosts = {name: {"biostar_firewall_backend": self.backend[name]} for name in self.names}
         inventory = {
             "all": {
@@ -118,56 +90,36 @@ class Bench:
         self.reset()
 
     def stop(self) -> None:
-        for name in self.names:
-            self.podman("rm", "-f", "-t", "0", name, check=False)
+        podman.remove(self.names)
 
     def reset(self) -> None:
         """Every host back to its default-deny firewall with no BioStar rules (not timed)."""
-        procs = [
-            subprocess.Popen(["podman", "exec", name, "sh", "-c", RESET[self.backend[name]]],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            for name in self.names
-        ]  # fmt: skip
-        for proc in procs:
-            _out, err = proc.communicate(timeout=120)
-            if proc.returncode != 0:
-                raise SystemExit("reset failed: %s" % err)
+        with ThreadPoolExecutor(max_workers=len(self.names)) as pool:
+            done = [pool.submit(firewall.seed, podman.Container(n), self.backend[n]) for n in self.names]
+        for future in done:
+            future.result()
 
     # --- ansible ----------------------------------------------------------------------
-    def play(self, playbook: str, limit: int, extra: Dict) -> Dict:
-        """Run one playbook; return wall seconds, the recap and the invocation counts."""
-        counts = os.path.join(self.workdir, "counts.json")
-        extra_file = os.path.join(self.workdir, "extra.json")
-        with open(extra_file, "w", encoding="utf-8") as handle:
-            json.dump(extra, handle)
-        args = [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i", self.inventory, "-e", "@" + extra_file, "--limit", ",".join(self.names[:limit]), playbook,
-        ]  # fmt: skip
-        env = dict(self.env, BIOSTAR_BENCH_COUNTS=counts)
-        began = time.monotonic()
-        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=self.workdir, check=False)
-        seconds = time.monotonic() - began
-        if proc.returncode != 0:
-            sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
-            raise SystemExit("%s failed (rc=%d)" % (os.path.basename(playbook), proc.returncode))
-        with open(counts, encoding="utf-8") as handle:
-            calls = json.load(handle)
-        stats = json.loads(proc.stdout)["stats"]
-        return {"seconds": seconds, "stats": stats, "calls": calls}
+    def play(self, book: str, limit: int, extra: Dict) -> playbook.Run:
+        """Run one playbook: its wall seconds, recap and invocation counts, as recorded."""
+        run = playbook.run(book, self.inventory, ",".join(self.names[:limit]), extra, env=self.env, cwd=self.workdir)
+        if run.rc != 0:
+            sys.stderr.write(run.stdout[-4000:] + run.stderr[-4000:])
+            raise SystemExit("%s failed (rc=%d)" % (os.path.basename(book), run.rc))
+        return run
 
-    def measure(self, name: str, playbook: str, limit: int, rules: int, extra: Dict, before=None,
+    def measure(self, name: str, book: str, limit: int, rules: int, extra: Dict, before=None,
                 expect_changed: Optional[bool] = None) -> Measurement:  # fmt: skip
         result = Measurement(name, limit, rules)
         for _repeat in range(self.repeats):
             if before:
                 before()
-            run = self.play(playbook, limit, extra)
-            changed = sum(host["changed"] for host in run["stats"].values())
+            run = self.play(book, limit, extra)
+            changed = sum(host["changed"] for host in run.stats().values())
             if expect_changed is not None and bool(changed) != expect_changed:
                 raise SystemExit("%s: expected changed=%s, the recap says %d changed" % (name, expect_changed, changed))
-            result.seconds.append(run["seconds"])
-            per_host = list(run["calls"].values())
+            result.seconds.append(run.seconds)
+            per_host = list(run.counts().values())
             result.firewall_calls = statistics.mean(
                 sum(n for action, n in calls.items() if action in FIREWALL_MODULES) for calls in per_host
             )
@@ -211,7 +163,7 @@ def run(args) -> List[Measurement]:
         for total in (4, 64, 256):
             extra = dict(server, biostar_extra_rules=extra_rules(total))
             results.append(bench.measure("scaling: ours, %d rules" % total, site, n, total, extra, bench.reset, True))
-        for hosts in sorted({1, 5, n}):
+        for hosts in sorted({1, min(5, n), n}):  # never more hosts than were started
             results.append(bench.measure("scaling: ours, %d hosts" % hosts, site, hosts, 4, server, bench.reset, True))
     finally:
         if not args.keep:
@@ -264,8 +216,8 @@ def main() -> int:
     if args.hosts < 1 or args.repeats < 1:
         parser.error("--hosts and --repeats must be at least 1")
     for backend in args.backends.split(","):
-        if backend not in RESET:
-            parser.error("--backends: invalid value %r; valid values: %s" % (backend, ", ".join(RESET)))
+        if backend not in BACKENDS:
+            parser.error("--backends: invalid value %r; valid values: %s" % (backend, ", ".join(BACKENDS)))
     began = time.monotonic()
     results = run(args)
     text = table(results)

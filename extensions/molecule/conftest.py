@@ -3,7 +3,8 @@
 """pytest setup shared by every scenario's testinfra verifier.
 
 molecule runs the verifier from the scenario directory, so pytest loads this file for
-every scenario; the shared helpers live in ``shared/biostar_harness``.
+every scenario; the shared helpers live in ``shared/biostar_harness``, built on the
+test-site toolkit in ``tests/site_kit``.
 """
 
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "shared"))
+sys.path.append(str(Path(__file__).resolve().parents[2] / "tests"))
 
 from biostar_harness.site import Site
 

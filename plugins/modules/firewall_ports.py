@@ -228,7 +228,6 @@ diff:
     after: "inbound tcp/1480 from any\n# jump inet filter input -> biostar_hardening_in\n"
 """
 
-import ipaddress
 import os
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -239,21 +238,24 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     BackendOptions,
     CommandResult,
     Runner,
+    Target,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.detect import (
     BACKENDS,
     DetectionError,
     select_backend,
 )
+from ansible_collections.biostar.hardening.plugins.module_utils.engine import ReconcileError, drive, reconcile
+from ansible_collections.biostar.hardening.plugins.module_utils.lockout import (
+    LockoutError,
+    Session,
+    find_ssh_connection,
+    management_ports,
+)
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
-    PORT_MAX,
-    PORT_MIN,
     RULE_OPTIONS,
-    Plan,
     Rule,
     RuleError,
-    diff,
-    render,
     rules_from_dicts,
     validate_owner,
 )
@@ -292,109 +294,19 @@ class ModuleRunner(Runner):
         return CommandResult(rc, out, err)
 
 
-class LockoutError(Exception):
-    """The run would cut the SSH session it arrived on."""
-
-
-class Session:
-    """The SSH connection Ansible uses: SSH_CONNECTION is 'client cport server sport'."""
-
-    def __init__(self, client: str, port: int):
-        self.client = client
-        self.port = port
-
-    @classmethod
-    def parse(cls, value: Optional[str]) -> Optional[Session]:
-        parts = (value or "").split()
-        if len(parts) != 4 or not parts[3].isdigit():
-            return None
-        return cls(parts[0].split("%", 1)[0], int(parts[3]))
-
-
-def find_ssh_connection(proc: str = "/proc") -> Optional[str]:
-    """SSH_CONNECTION from this process or, after become dropped it, from an ancestor."""
-    if os.environ.get("SSH_CONNECTION"):
-        return os.environ["SSH_CONNECTION"]
-    pid = os.getppid()
-    for _level in range(16):
-        if pid <= 1:
-            return None
-        try:
-            with open("%s/%d/environ" % (proc, pid), "rb") as handle:
-                for item in handle.read().split(b"\0"):
-                    if item.startswith(b"SSH_CONNECTION="):
-                        return item.split(b"=", 1)[1].decode("ascii", "replace")
-            with open("%s/%d/stat" % (proc, pid)) as handle:
-                # The command name may hold spaces; the parent pid follows its closing paren.
-                pid = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            return None
-    return None
-
-
-def carries_session(rule: Rule, session: Session) -> bool:
-    if rule.direction != "inbound" or rule.protocol != "tcp":
-        return False
-    if not rule.port_low <= session.port <= rule.port_high:
-        return False
-    if not rule.peers:
-        return True
-    try:
-        client = ipaddress.ip_address(session.client)
-    except ValueError:
-        return True
-    return any(client.version == net.version and client in net for net in map(ipaddress.ip_network, rule.peers))
-
-
-def check_lockout(plan: Plan, session: Optional[Session], backend: Any, present: bool) -> None:
-    if session is None:
-        return
-    for rule in plan.remove:
-        if carries_session(rule, session):
-            raise LockoutError(
-                "refusing to remove the owned rule '%s': it carries the SSH session this task runs over "
-                "(client %s, port %d, from SSH_CONNECTION). Keep the rule in 'rules', or open port %d by "
-                "other means first." % (rule.describe(), session.client, session.port, session.port)
-            )
-    if not present:
-        ports, deny = backend.baseline_state()
-        if deny and session.port in ports:
-            raise LockoutError(
-                "refusing state=absent: the input policy drops by default and the owned baseline rule for "
-                "tcp/%d keeps the SSH session this task runs over open (SSH_CONNECTION). Set the input "
-                "policy to accept first, or keep the rules with state=present." % session.port
-            )
-
-
 def rule_dicts(rules: Sequence[Rule]) -> List[Dict[str, Any]]:
     return [{"protocol": r.protocol, "port": r.port, "direction": r.direction, "peers": list(r.peers)} for r in rules]
 
 
-def management_ports(requested: Optional[List[int]], session: Optional[Session]) -> List[int]:
-    if requested:
-        bad = [p for p in requested if not PORT_MIN <= p <= PORT_MAX]
-        if bad:
-            raise RuleError(
-                "management_ports: invalid value %r; valid values: integers %d-%d" % (bad[0], PORT_MIN, PORT_MAX)
-            )
-        ports = sorted(set(requested))
-    else:
-        ports = [session.port] if session else []
-    if not ports:
-        raise RuleError(
-            "management_ports: no port known; baseline=true needs the ports to keep open and there is no "
-            "SSH_CONNECTION on the target to take it from. Set management_ports, for example [22]."
-        )
-    if session and session.port not in ports:
-        raise LockoutError(
-            "management_ports %s do not include port %d, which the SSH session this task runs over uses; "
-            "baseline would drop it" % (ports, session.port)
-        )
-    return ports
-
-
-def diff_text(rules: Sequence[Rule], state: Sequence[str]) -> str:
-    return render(rules) + "".join("# %s\n" % line for line in state)
+def desired_target(params: Dict[str, Any], session: Optional[Session]) -> Target:
+    """The validated Target from the module options; RuleError or LockoutError when they are wrong."""
+    validate_owner(params["owner"])
+    if params["state"] == "absent":
+        return Target((), False, None)
+    items = [{k: v for k, v in (item or {}).items() if v is not None} for item in params["rules"] or []]
+    rules = tuple(rules_from_dicts(items, "rules"))
+    ports = management_ports(params["management_ports"], session) if params["baseline"] else None
+    return Target(rules, True, None if ports is None else tuple(ports))
 
 
 def run_module(module: AnsibleModule) -> Dict[str, Any]:
@@ -403,32 +315,14 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         changed=False, backend=params["backend"], filtering=False, added=[], removed=[], rules=[], persisted=[]
     )
 
-    warned: List[str] = []
-    backend: Any = None
-
-    def warn(messages: Sequence[str]) -> None:
-        for message in messages:
-            if message not in warned:
-                warned.append(message)
-                module.warn(message)
-
-    def fail(msg: str, **extra: Any) -> None:
-        warn(backend.warnings if backend is not None else [])
+    def fail(msg: str, warnings: Sequence[str] = (), **extra: Any) -> None:
+        for message in warnings:
+            module.warn(message)
         module.fail_json(msg=msg, **dict(result, **extra))
 
-    owner = params["owner"]
-    try:
-        validate_owner(owner)
-    except RuleError as exc:
-        fail(str(exc))
-    present = params["state"] == "present"
     session = Session.parse(find_ssh_connection())
     try:
-        items = [{k: v for k, v in (item or {}).items() if v is not None} for item in params["rules"] or []]
-        desired = rules_from_dicts(items, "rules") if present else []
-        ports: Optional[List[int]] = None
-        if present and params["baseline"]:
-            ports = management_ports(params["management_ports"], session)
+        target = desired_target(params, session)
     except (RuleError, LockoutError) as exc:
         fail(str(exc))
 
@@ -438,57 +332,32 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     except DetectionError as exc:
         fail(str(exc))
     result.update(backend=selection.name, filtering=selection.filtering)
-    warn(selection.warnings)
-    backend = selection.backend(runner, BackendOptions(owner=owner, zone=params["zone"], persist=params["persist"]))
-    if ports is not None:
-        if not backend.supports_baseline:
-            fail("baseline: not supported with backend %s; it is supported with nftables and iptables" % selection.name)
-        backend.set_baseline(ports)
+    backend = drive(
+        selection.backend(runner, BackendOptions(owner=params["owner"], zone=params["zone"], persist=params["persist"]))
+    )
+    if target.baseline is not None and not backend.supports_baseline:
+        fail("baseline: not supported with backend %s; it is supported with nftables and iptables" % selection.name)
 
-    state = params["state"]
     try:
-        current = backend.read_owned()
-        plan = diff(current, desired)
-        check_lockout(plan, session, backend, present)
-        actions = backend.pending(plan, state)
-        to_persist: List[str] = []
-        if params["persist"]:
-            to_persist = backend.persist_pending(plan, state)
-        changed = plan.changed or bool(actions) or bool(to_persist)
-        result.update(
-            changed=changed,
-            added=rule_dicts(plan.add),
-            removed=rule_dicts(plan.remove),
-            rules=rule_dicts(plan.result),
-        )
-        if module._diff:
-            header = "%s rules of owner %s" % (selection.name, owner)
-            result["diff"] = dict(
-                before=diff_text(current, backend.describe_state(False)),
-                after=diff_text(plan.result, backend.describe_state(True)),
-                before_header=header,
-                after_header=header,
-            )
-        if module.check_mode:
-            result["persisted"] = to_persist
-        elif changed:
-            if plan.changed or actions:
-                try:
-                    if present:
-                        backend.apply(plan)
-                    else:
-                        backend.remove_all()
-                except BackendError:
-                    # The backends leave the previous owned rules in place when they fail.
-                    result.update(changed=False, rules=rule_dicts(current))
-                    raise
-            if params["persist"]:
-                result["persisted"] = backend.persist()
+        outcome = reconcile(backend, target, session, module.check_mode)
     except LockoutError as exc:
-        fail(str(exc))
+        fail(str(exc), selection.warnings)
+    except ReconcileError as exc:
+        result.update(rules=rule_dicts(exc.rules_in_place))
+        fail(str(exc), selection.warnings, stderr=exc.stderr, cmd=exc.command, step=exc.step)
     except BackendError as exc:
-        fail(str(exc), stderr=exc.stderr, cmd=exc.command)
-    warn(backend.warnings)
+        fail(str(exc), selection.warnings, stderr=exc.stderr, cmd=exc.command)
+    for message in selection.warnings + outcome.warnings:
+        module.warn(message)
+    result.update(
+        changed=outcome.changed,
+        added=rule_dicts(outcome.added),
+        removed=rule_dicts(outcome.removed),
+        rules=rule_dicts(outcome.after),
+        persisted=list(outcome.persisted),
+    )
+    if module._diff:
+        result["diff"] = outcome.diff("%s rules of owner %s" % (selection.name, params["owner"]))
     return result
 
 

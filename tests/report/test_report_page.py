@@ -1,12 +1,13 @@
 """The fleet report of a real `make demo` run, rendered in headless Chromium.
 
 `make report-test` runs the demo (real containers, real firewalls, real probes), which
-leaves build/demo-report/ (the hardened site) and build/demo-report/drill/ (the same site
-after its server's firewall was flushed: exposures and drift). These tests open those pages
+leaves tests/output/demo/report/ (the hardened site) and tests/output/demo/report/drill/
+(the same site after its server's firewall was flushed: exposures and drift), beside the
+run records of every step (tests/output/demo/<step>.json). These tests open those pages
 in Debian's chromium, with a fresh profile and no network features, read the DOM after the
 page's script ran, and compare it with report.json. They also save the screenshots.
 
-BIOSTAR_REPORT_DEMO_DIR names the demo's report folder (default build/demo-report).
+BIOSTAR_DEMO_RESULTS names the demo's results folder (default tests/output/demo), as for the demo.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import lxml.html
 from lxml import etree
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEMO = os.environ.get("BIOSTAR_REPORT_DEMO_DIR", os.path.join(REPO, "build", "demo-report"))
+RESULTS = os.environ.get("BIOSTAR_DEMO_RESULTS") or os.path.join(REPO, "tests", "output", "demo")
+DEMO = os.path.join(RESULTS, "report")
 XSD = os.path.join(REPO, "tests", "schemas", "junit.xsd")
 RENDERER = os.path.join(REPO, "plugins", "plugin_utils", "fleet_report.py")
 CHROMIUM_FLAGS = (
@@ -221,7 +223,7 @@ def test_check_mode_report_of_the_demo_shows_the_drift(tmp_path):
             sys.executable,
             RENDERER,
             "--records",
-            os.path.join(DEMO, "records"),
+            RESULTS,
             "--runs",
             "server-site,server-verify,direct-check",
             "--dest",

@@ -1,17 +1,29 @@
 # Copyright: (c) 2026, biostar.hardening contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one small interface every Linux firewall backend implements.
+"""The contract between the reconcile engine and each Linux firewall backend.
 
-A backend only ever reads and writes the rules it owns (marked with ``owner``).
-The module drives it: ``detect`` → ``read_owned`` → (plan, in owned_rules) →
-``apply`` → ``persist``. Commands go through a ``Runner`` so unit tests can replay
-output captured from real containers.
+A backend answers four plain questions with plain values and keeps no state between
+them (``engine.reconcile`` owns the order):
+
+- ``read()``: what the host has now, as a ``Snapshot``;
+- ``plan(snapshot, target)``: what would make the owned state equal the ``Target``, as a
+  ``Changeset`` (the actions in words, what persistence would write, and the backend's
+  private payload for ``execute``);
+- ``execute(changeset)``: do it;
+- ``restore(snapshot)``: put a snapshot's owned state back after a failed ``execute``.
+
+A backend only ever reads and writes what it owns (marked with ``owner``). Commands go
+through a ``Runner`` and files through a ``HostFiles``, so unit tests can replay output
+captured from real containers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Plan, Rule
 
@@ -59,8 +71,173 @@ class BackendOptions:
     persist: bool = True
 
 
+class HostFiles:
+    """File access on the managed host; tests replace it with an in-memory one."""
+
+    def read(self, path: str) -> Optional[str]:
+        raise NotImplementedError
+
+    def write(self, path: str, text: str) -> None:
+        raise NotImplementedError
+
+    def remove(self, path: str) -> None:
+        raise NotImplementedError
+
+    def isdir(self, path: str) -> bool:
+        raise NotImplementedError
+
+
+class LocalFiles(HostFiles):
+    """The module runs on the managed host, so its files are local files."""
+
+    def read(self, path: str) -> Optional[str]:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+
+    def write(self, path: str, text: str) -> None:
+        directory = os.path.dirname(path)
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        mode = 0o644
+        with contextlib.suppress(FileNotFoundError):
+            mode = os.stat(path).st_mode & 0o7777
+        # Write beside the target and rename, so a crash never leaves half a file.
+        handle, temp = tempfile.mkstemp(dir=directory, prefix=".biostar-")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.chmod(temp, mode)
+            os.replace(temp, path)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+
+    def remove(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+    def isdir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The owned state the run asks for.
+
+    ``rules`` is empty with ``present=False`` (state=absent: remove every owned object).
+    ``baseline`` holds the management TCP ports to keep open when a default-deny input
+    policy is asked for, and is None when the baseline is not asked for (an owned
+    baseline already on the host is then left as it is, unless ``present`` is False).
+    """
+
+    rules: Tuple[Rule, ...] = ()
+    present: bool = True
+    baseline: Optional[Tuple[int, ...]] = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the host has now, as far as the owner is concerned.
+
+    ``structure``: readable lines for --diff beyond the rules (jumps, policies, baseline).
+    ``baseline_ports``/``input_drops``: what the lockout check needs for state=absent.
+    ``detail``: the backend's own parsed view, which only that backend reads.
+    """
+
+    owned: Tuple[Rule, ...]
+    structure: Tuple[str, ...] = ()
+    baseline_ports: Tuple[int, ...] = ()
+    input_drops: bool = False
+    warnings: Tuple[str, ...] = ()
+    detail: Any = None
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file persistence writes: the new text, or None to remove it, and the text before."""
+
+    path: str
+    text: Optional[str]
+    before: Optional[str] = None
+
+    def describe(self) -> str:
+        return self.path if self.text is not None else "%s (removed)" % self.path
+
+
+@dataclass(frozen=True)
+class Changeset:
+    """What reconciling would do.
+
+    ``actions``: every change ``execute`` makes, in words; empty when the runtime state
+    already equals the target (owned rules, jumps, policies, permanent config).
+    ``files``: host files the engine writes afterwards for persistence (empty when
+    persistence is off or nothing differs). ``persisted``: persistence that ``execute``
+    itself carries out (ufw's rule files, firewalld's permanent config), as labels.
+    ``structure``: the --diff lines after the change. ``payload``: for ``execute`` only.
+    """
+
+    actions: Tuple[str, ...] = ()
+    files: Tuple[FileChange, ...] = ()
+    persisted: Tuple[str, ...] = ()
+    structure: Tuple[str, ...] = ()
+    warnings: Tuple[str, ...] = ()
+    payload: Any = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.actions or self.files)
+
+    def persist_report(self) -> List[str]:
+        return list(self.persisted) + [change.describe() for change in self.files]
+
+
 class Backend:
-    """The interface. The hooks after ``persist`` have defaults for backends that need none."""
+    """The interface. See the module docstring for the contract."""
+
+    name = ""
+    # Only backends that can own a default-deny input policy (nftables, iptables) say True.
+    supports_baseline = False
+
+    def __init__(self, runner: Runner, options: BackendOptions, files: Optional[HostFiles] = None):
+        self.runner = runner
+        self.options = options
+        self.files = files or LocalFiles()
+
+    @classmethod
+    def detect(cls, runner: Runner) -> Detection:
+        raise NotImplementedError
+
+    def read(self) -> Snapshot:
+        raise NotImplementedError
+
+    def plan(self, snapshot: Snapshot, target: Target) -> Changeset:
+        raise NotImplementedError
+
+    def execute(self, changes: Changeset) -> Sequence[str]:
+        """Carry out ``changes``; return warnings learnt on the way (e.g. a reload happened).
+
+        Raise BackendError with the firewall's own words when a step fails.
+        """
+        raise NotImplementedError
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Put the owned state of ``snapshot`` back: plan from what the host has now to it."""
+        self.execute(self.plan(self.read(), self.target_of(snapshot)))
+
+    def target_of(self, snapshot: Snapshot) -> Target:
+        """The Target that reproduces a snapshot's owned state."""
+        baseline = snapshot.baseline_ports if snapshot.input_drops and snapshot.baseline_ports else None
+        return Target(snapshot.owned, True, baseline)
+
+    def run(self, args: Sequence[str], data: Optional[str] = None, check: bool = True) -> CommandResult:
+        return run_checked(self.runner, self.name, args, data, check)
+
+
+class LegacyBackend:
+    """The 0.1.0 interface, driven by engine.LegacySteps until every backend has moved."""
 
     name = ""
     # Only backends that can own a default-deny input policy (nftables, iptables) say True.
@@ -71,6 +248,7 @@ class Backend:
         self.options = options
         # Things the user should know that are not failures; the module passes them on.
         self.warnings: List[str] = []
+        self.files = LocalFiles()
 
     @classmethod
     def detect(cls, runner: Runner) -> Detection:
@@ -113,11 +291,18 @@ class Backend:
         return [], False
 
     def run(self, args: Sequence[str], data: Optional[str] = None, check: bool = True) -> CommandResult:
-        result = self.runner.run(args, data)
-        if check and result.rc != 0:
-            raise BackendError(
-                "%s: command failed (rc=%d): %s" % (self.name, result.rc, " ".join(args)),
-                stderr=result.stderr.strip() or result.stdout.strip(),
-                command=args,
-            )
-        return result
+        return run_checked(self.runner, self.name, args, data, check)
+
+
+def run_checked(
+    runner: Runner, name: str, args: Sequence[str], data: Optional[str] = None, check: bool = True
+) -> CommandResult:
+    """Run a command; with ``check``, a non-zero exit becomes a BackendError with its output."""
+    result = runner.run(args, data)
+    if check and result.rc != 0:
+        raise BackendError(
+            "%s: command failed (rc=%d): %s" % (name, result.rc, " ".join(args)),
+            stderr=result.stderr.strip() or result.stdout.strip(),
+            command=args,
+        )
+    return result

@@ -11,18 +11,20 @@ so, because opening ports on a host that blocks nothing changes nothing today.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple, Type
+from typing import Dict, List, Optional, Tuple, Type, Union
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
     Backend,
     BackendError,
     Detection,
+    LegacyBackend,
     Runner,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import IptablesBackend
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.nftables import NftablesBackend
 
-REGISTRY: Dict[str, Type[Backend]] = {"nftables": NftablesBackend, "iptables": IptablesBackend}
+BackendClass = Union[Type[Backend], Type[LegacyBackend]]
+REGISTRY: Dict[str, BackendClass] = {"nftables": NftablesBackend, "iptables": IptablesBackend}
 MISSING: Dict[str, str] = {}
 
 try:
@@ -50,7 +52,7 @@ class DetectionError(Exception):
 
 @dataclass(frozen=True)
 class Selection:
-    backend: Type[Backend]
+    backend: BackendClass
     name: str
     filtering: bool
     detections: Tuple[Detection, ...]

@@ -70,10 +70,10 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
-    Backend,
     BackendError,
     BackendOptions,
     Detection,
+    LegacyBackend,
     Runner,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
@@ -361,7 +361,7 @@ class Progress:
     reloaded: bool = False
 
 
-class FirewalldBackend(Backend):
+class FirewalldBackend(LegacyBackend):
     name = "firewalld"
 
     def __init__(self, runner: Runner, options: BackendOptions):

@@ -59,10 +59,10 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
-    Backend,
     BackendError,
     BackendOptions,
     Detection,
+    LegacyBackend,
     Runner,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
@@ -284,7 +284,7 @@ class UfwState:
     families: Tuple[str, ...]
 
 
-class UfwBackend(Backend):
+class UfwBackend(LegacyBackend):
     name = "ufw"
 
     def __init__(self, runner: Runner, options: BackendOptions):

@@ -4,7 +4,7 @@
 
 These helpers use the firewall's own tools only, never the module: they are the
 independent witness. Each one matches what the shared prepare step set up
-(tasks/firewall_<backend>.yml): default-deny inbound plus the foreign rule tcp/2222
+(site_kit.firewall's seed): default-deny inbound plus the foreign rule tcp/2222
 tagged "user-rule".
 """
 

@@ -37,6 +37,7 @@ SERVER_OPEN = ["tcp/1470", "tcp/1471", "tcp/1480", "udp/51110", "tcp/2222"]
 DIRECT_OPEN = ["tcp/1480", "tcp/2222"]
 DIRECT_CLOSED = ["tcp/1470", "tcp/1471", "udp/51110"]
 ALWAYS_CLOSED = ["tcp/1999", "udp/1999"]
+Reach = Tuple[List[str], List[str]]  # (must answer, must not answer)
 
 
 class ModuleLifecycle:
@@ -76,15 +77,20 @@ class ModuleLifecycle:
         self.ops().assert_foreign_rule(target)
         self.ops().assert_default_deny(target)
 
-    def check_changes_nothing(self, site: Site, rules: List[Dict[str, Any]], state: str, key: str) -> dict:
-        target = site[self.target]
+    def check_predicts(self, site: Site, state: str, key: str, removed: List[Dict[str, Any]], reach: Reach) -> None:
+        """Check mode with DIRECT_SET: predicts removing ``removed`` only, changes nothing
+        (live firewall, files under /etc, and packets: ``reach`` still holds)."""
+        target, peer = self.hosts(site)
         before = self.ops().snapshot(target)
         self.ops().mark_etc(target)
-        (result,) = self.module(site, rules, state=state, check=True)
+        (result,) = self.module(site, DIRECT_SET, state=state, check=True)
         assert self.ops().etc_changes(target) == [], "check mode wrote files"
         assert self.ops().snapshot(target) == before, "check mode changed the live firewall"
         self.predictions[key] = (rule_keys(result["added"]), rule_keys(result["removed"]))
-        return result
+        assert result["changed"] is True, result
+        assert rule_keys(result["added"]) == [], result
+        assert rule_keys(result["removed"]) == rule_keys(removed), result
+        expect_reach(peer, target, open=reach[0], closed=reach[1], why="after check mode")
 
     # steps -------------------------------------------------------------------------
     def test_lifecycle_1_server_set_then_rerun_unchanged(self, site: Site) -> None:
@@ -102,12 +108,8 @@ class ModuleLifecycle:
         self.intact(site)
 
     def test_lifecycle_3_check_direct_predicts_and_changes_nothing(self, site: Site) -> None:
-        target, peer = self.hosts(site)
-        result = self.check_changes_nothing(site, DIRECT_SET, "present", "direct")
-        assert result["changed"] is True, result
-        assert rule_keys(result["added"]) == [], result
-        assert rule_keys(result["removed"]) == rule_keys([r for r in SERVER_SET if r not in DIRECT_SET]), result
-        expect_reach(peer, target, open=SERVER_OPEN, closed=ALWAYS_CLOSED, why="after check mode")
+        removed = [r for r in SERVER_SET if r not in DIRECT_SET]
+        self.check_predicts(site, "present", "direct", removed, (SERVER_OPEN, ALWAYS_CLOSED))
 
     def test_lifecycle_4_direct_set_does_what_check_mode_said(self, site: Site) -> None:
         target, peer = self.hosts(site)
@@ -119,12 +121,7 @@ class ModuleLifecycle:
         self.intact(site)
 
     def test_lifecycle_5_check_absent_predicts_and_changes_nothing(self, site: Site) -> None:
-        target, peer = self.hosts(site)
-        result = self.check_changes_nothing(site, DIRECT_SET, "absent", "absent")
-        assert result["changed"] is True, result
-        assert rule_keys(result["added"]) == [], result
-        assert rule_keys(result["removed"]) == rule_keys(DIRECT_SET), result
-        expect_reach(peer, target, open=DIRECT_OPEN, closed=DIRECT_CLOSED + ALWAYS_CLOSED, why="after check mode")
+        self.check_predicts(site, "absent", "absent", DIRECT_SET, (DIRECT_OPEN, DIRECT_CLOSED + ALWAYS_CLOSED))
 
     def test_lifecycle_6_absent_does_what_check_mode_said(self, site: Site) -> None:
         target, peer = self.hosts(site)

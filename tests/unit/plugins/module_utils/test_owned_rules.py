@@ -3,6 +3,7 @@
 import pytest
 
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
+    OWNER_VALID,
     Rule,
     RuleError,
     diff,
@@ -10,6 +11,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules impo
     render,
     rule_from_dict,
     rules_from_dicts,
+    validate_owner,
 )
 
 
@@ -115,3 +117,15 @@ def test_to_dict_has_the_lookup_shape():
         "peers": ["10.0.0.0/8"],
         "purpose": "p",
     }
+
+
+@pytest.mark.parametrize("owner", ["biostar-hardening", "site_extra2", "a", "x" * 40])
+def test_owner_pattern_accepts_plain_names(owner):
+    assert validate_owner(owner) == owner
+
+
+@pytest.mark.parametrize("owner", ["", "has space", 'quote"', "-leading-dash", "x" * 41, "site.extra:2", None, 7])
+def test_owner_pattern_refuses_what_a_chain_name_comment_or_service_cannot_hold(owner):
+    with pytest.raises(RuleError) as caught:
+        validate_owner(owner)
+    assert str(caught.value) == "owner: invalid value %r; valid values: %s" % (owner, OWNER_VALID)

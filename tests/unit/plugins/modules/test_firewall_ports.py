@@ -10,7 +10,8 @@ from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.biostar.hardening.plugins.doc_fragments.port_rules import ModuleDocFragment
-from ansible_collections.biostar.hardening.plugins.module_utils.backends import detect, iptables, nftables
+from ansible_collections.biostar.hardening.plugins.module_utils import lockout
+from ansible_collections.biostar.hardening.plugins.module_utils.backends import base, detect
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import Backend, Detection
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import rules_from_dicts
 from ansible_collections.biostar.hardening.plugins.modules import firewall_ports
@@ -58,8 +59,8 @@ def stub(name, active=False):
 def host(monkeypatch):
     state = SimpleNamespace(runner=None, files=FakeFiles(), ssh=None, warnings=[])
     monkeypatch.setattr(firewall_ports, "ModuleRunner", lambda module: state.runner)
-    monkeypatch.setattr(nftables, "LocalFiles", lambda: state.files)
-    monkeypatch.setattr(iptables, "LocalFiles", lambda: state.files)
+    # Every backend reaches host files through base.LocalFiles unless given others.
+    monkeypatch.setattr(base, "LocalFiles", lambda: state.files)
     monkeypatch.setattr(firewall_ports, "find_ssh_connection", lambda: state.ssh)
     # The other firewalls are present but inactive, so auto detection reaches netfilter.
     monkeypatch.setattr(detect, "REGISTRY", dict(detect.REGISTRY, ufw=stub("ufw"), firewalld=stub("firewalld")))
@@ -362,18 +363,18 @@ def test_baseline_is_refused_by_backends_without_it(host, monkeypatch):
 
 # -- helpers ---------------------------------------------------------------------------------
 def test_session_parsing_and_matching():
-    session = firewall_ports.Session.parse("fe80::1%eth0 5000 fe80::2 22")
+    session = lockout.Session.parse("fe80::1%eth0 5000 fe80::2 22")
     assert (session.client, session.port) == ("fe80::1", 22)
-    assert firewall_ports.Session.parse("") is None
-    assert firewall_ports.Session.parse("1.2.3.4 5 6.7.8.9 ssh") is None
+    assert lockout.Session.parse("") is None
+    assert lockout.Session.parse("1.2.3.4 5 6.7.8.9 ssh") is None
     ssh = rules_from_dicts(SSH)[0]
-    v4 = firewall_ports.Session("10.88.1.2", 22)
-    assert firewall_ports.carries_session(ssh, v4)
-    assert not firewall_ports.carries_session(ssh, firewall_ports.Session("2001:db8::1", 22))
+    v4 = lockout.Session("10.88.1.2", 22)
+    assert lockout.carries_session(ssh, v4)
+    assert not lockout.carries_session(ssh, lockout.Session("2001:db8::1", 22))
     wide = rules_from_dicts([{"protocol": "tcp", "port": "20-30"}])[0]
-    assert firewall_ports.carries_session(wide, v4)
+    assert lockout.carries_session(wide, v4)
     udp = rules_from_dicts([{"protocol": "udp", "port": 22}])[0]
-    assert not firewall_ports.carries_session(udp, v4)
+    assert not lockout.carries_session(udp, v4)
 
 
 def test_ssh_connection_is_found_in_an_ancestor_after_become(tmp_path, monkeypatch):
@@ -387,9 +388,9 @@ def test_ssh_connection_is_found_in_an_ancestor_after_become(tmp_path, monkeypat
         (tmp_path / str(pid) / "environ").write_bytes(env)
         (tmp_path / str(pid) / "stat").write_text("%d (sudo -u (x)) S %d 0 0" % (pid, ppid))
     monkeypatch.setattr(os, "getppid", lambda: 40)
-    assert firewall_ports.find_ssh_connection(str(tmp_path)) == "1 2 3 22"
+    assert lockout.find_ssh_connection(str(tmp_path)) == "1 2 3 22"
     monkeypatch.setenv("SSH_CONNECTION", "9 8 7 2200")
-    assert firewall_ports.find_ssh_connection(str(tmp_path)) == "9 8 7 2200"
+    assert lockout.find_ssh_connection(str(tmp_path)) == "9 8 7 2200"
 
 
 def test_documentation_matches_the_argument_spec():

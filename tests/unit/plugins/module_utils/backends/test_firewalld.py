@@ -455,14 +455,14 @@ def test_check_mode_predicts_the_run_and_writes_nothing(name):
     _session, runner, predicted = replay(name + "-check")
     assert writes(runner.commands) == []
     _session, _runner, real = replay(name)
-    for key in ("changed", "added", "removed", "pending", "persisted"):
+    for key in ("changed", "added", "removed", "actions", "persisted"):
         assert predicted[key] == real[key], key
 
 
 def test_owned_entries_only_the_runtime_has_are_removed_though_the_rules_match():
     _session, runner, outcome = replay("drift-runtime-only")
     assert (outcome["added"], outcome["removed"]) == ([], [])
-    assert outcome["pending"] == ["runtime: remove service biostar-hardening-tcp1470 from zone public"]
+    assert outcome["actions"] == ["runtime: remove service biostar-hardening-tcp1470 from zone public"]
     assert [c[1:] for c in writes(runner.commands)] == [["--zone=public", "--remove-service=biostar-hardening-tcp1470"]]
     assert outcome["persisted"] == []
 

@@ -5,7 +5,11 @@ import sys
 
 import pytest
 
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import BackendError, BackendOptions
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
+    BackendError,
+    BackendOptions,
+    Target,
+)
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import (
     IptablesBackend,
     chain_prefix,
@@ -13,7 +17,8 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptable
     render_tokens,
     summarise,
 )
-from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import diff, rules_from_dicts
+from ansible_collections.biostar.hardening.plugins.module_utils.engine import ReconcileError, reconcile
+from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import rules_from_dicts
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "netfilter"))
 from netfilter_fakes import (
@@ -45,6 +50,17 @@ def backend(v4, v6=None, files=None, restore4=None, restore6=None, extra=None):
     responses.update(extra or {})
     runner = FakeRunner(responses)
     return IptablesBackend(runner, BackendOptions(), files=files if files is not None else FakeFiles()), runner
+
+
+def plan(found, rules, present=True, baseline=None):
+    """The changeset for a run asking for ``rules`` (read and plan, nothing executed)."""
+    return found.plan(found.read(), Target(tuple(rules), present, None if baseline is None else tuple(baseline)))
+
+
+def apply(found, rules, present=True, baseline=None):
+    """A whole run through the engine: read, plan, execute (restore on failure), write files."""
+    target = Target(tuple(rules), present, None if baseline is None else tuple(baseline))
+    return reconcile(found, target, None, False)
 
 
 def host_drop(**kwargs):
@@ -126,32 +142,32 @@ def test_chain_names():
 # -- reading owned rules ---------------------------------------------------------------
 def test_read_owned_puts_per_peer_and_per_family_lines_back_together():
     found, _runner = backend("iptables_peers_v4.txt", "iptables_peers_v6.txt")
-    assert found.read_owned() == PEERS
+    assert list(found.read().owned) == PEERS
 
 
 def test_read_owned_from_the_legacy_variant():
     found, _runner = backend("iptables_legacy_server_v4.txt", "iptables_fresh_v4.txt")
-    rules = found.read_owned()
+    rules = list(found.read().owned)
     assert rules == SERVER
     assert rules[2].purpose == "BioStar server port"
 
 
 def test_foreign_rules_are_not_owned():
     found, _runner = host_drop()
-    assert found.read_owned() == []
+    assert list(found.read().owned) == []
 
 
 # -- planning and applying --------------------------------------------------------------
 def test_first_apply_is_one_restore_per_family_without_touching_the_policy():
     found, runner = host_drop()
-    plan = diff(found.read_owned(), SERVER)
-    assert found.pending(plan) == [
+    changes = plan(found, SERVER)
+    assert list(changes.actions) == [
         "iptables: create chain BIOSTAR-INPUT with 4 rules",
         "iptables: add jump INPUT -> BIOSTAR-INPUT",
         "ip6tables: create chain BIOSTAR-INPUT with 4 rules",
         "ip6tables: add jump INPUT -> BIOSTAR-INPUT",
     ]
-    found.apply(plan)
+    found.execute(changes)
     [v4] = runner.data_of(RESTORE4)
     [v6] = runner.data_of(RESTORE6)
     assert v4 == v6
@@ -173,16 +189,15 @@ def test_first_apply_is_one_restore_per_family_without_touching_the_policy():
 
 def test_the_captured_result_of_that_apply_needs_nothing_more():
     found, runner = backend("iptables_server_v4.txt", "iptables_server_v6.txt")
-    plan = diff(found.read_owned(), SERVER)
-    assert not plan.changed
-    assert found.pending(plan) == []
-    found.apply(plan)
+    assert list(found.read().owned) == SERVER
+    assert plan(found, SERVER).actions == ()
+    assert apply(found, SERVER).actions == ()
     assert runner.writes() == []
 
 
 def test_switching_to_direct_mode_refills_only_the_owned_chain():
     found, runner = backend("iptables_server_v4.txt", "iptables_server_v6.txt")
-    found.apply(diff(found.read_owned(), DIRECT))
+    apply(found, DIRECT)
     [v4] = runner.data_of(RESTORE4)
     lines = v4.splitlines()
     assert lines[:2] == ["*filter", ":BIOSTAR-INPUT - [0:0]"]
@@ -192,7 +207,7 @@ def test_switching_to_direct_mode_refills_only_the_owned_chain():
 
 def test_peers_split_by_family_and_outbound_uses_the_output_chain():
     found, runner = host_drop()
-    found.apply(diff([], PEERS))
+    apply(found, PEERS)
     [v4] = runner.data_of(RESTORE4)
     [v6] = runner.data_of(RESTORE6)
     assert "-A BIOSTAR-INPUT -s 192.0.2.7/32 -p tcp -m tcp --dport 1480 " in v4
@@ -205,7 +220,7 @@ def test_peers_split_by_family_and_outbound_uses_the_output_chain():
 
 def test_state_absent_removes_jumps_and_chains():
     found, runner = backend("iptables_peers_v4.txt", "iptables_peers_v6.txt")
-    found.remove_all()
+    apply(found, [], present=False)
     [v4] = runner.data_of(RESTORE4)
     assert v4.splitlines() == [
         "*filter",
@@ -221,14 +236,13 @@ def test_state_absent_removes_jumps_and_chains():
 
 def test_hand_edits_are_repaired_and_foreign_rules_left_alone():
     found, runner = backend("iptables_tampered_v4.txt", "iptables_peers_v6.txt")
-    plan = diff(found.read_owned(), PEERS)
-    assert not plan.changed
-    assert found.pending(plan) == [
+    assert list(found.read().owned) == PEERS
+    assert list(plan(found, PEERS).actions) == [
         "iptables: replace the 4 rules of chain BIOSTAR-INPUT with 3 rules",
         "iptables: delete jump INPUT -> BIOSTAR-INPUT",
         "iptables: delete stray owned rule in INPUT",
     ]
-    found.apply(plan)
+    apply(found, PEERS)
     [v4] = runner.data_of(RESTORE4)
     assert '-D INPUT -p tcp -m tcp --dport 7 -m comment --comment "biostar-hardening stray" -j ACCEPT' in v4
     assert "user-rule" not in v4 and "9999" not in v4
@@ -237,11 +251,14 @@ def test_hand_edits_are_repaired_and_foreign_rules_left_alone():
 
 def test_second_family_failure_puts_the_first_back():
     error = failed(fixture("ip6tables_restore_error.txt"), rc=2)
-    found, runner = host_drop(restore6=error)
-    with pytest.raises(BackendError) as caught:
-        found.apply(diff([], SERVER))
+    # The second read (for the engine's restore) sees what the first restore did.
+    after_v4 = [ok(fixture("iptables_host_drop_v4.txt")), ok(fixture("iptables_server_v4.txt"))]
+    found, runner = host_drop(restore6=error, extra={SAVE4: after_v4})
+    with pytest.raises(ReconcileError) as caught:
+        apply(found, SERVER)
     assert "invalid port/service" in caught.value.stderr
     assert "previous owned rules were put back" in str(caught.value)
+    assert caught.value.restored
     forward, back = runner.data_of(RESTORE4)
     assert "-I INPUT 1 -m comment --comment biostar-hardening -j BIOSTAR-INPUT" in forward
     assert back.splitlines() == [
@@ -255,36 +272,36 @@ def test_second_family_failure_puts_the_first_back():
 
 def test_first_family_failure_changes_nothing():
     found, runner = host_drop(restore4=failed(fixture("iptables_restore_error.txt"), rc=2))
-    with pytest.raises(BackendError, match="nothing was changed"):
-        found.apply(diff([], SERVER))
+    with pytest.raises(ReconcileError, match="nothing was changed"):
+        apply(found, SERVER)
     assert runner.data_of(RESTORE6) == []
+    assert len(runner.data_of(RESTORE4)) == 1
 
 
 def test_unusable_ip6tables_is_warned_about_or_refused_when_rules_need_it():
     no_v6 = failed(fixture("ip6tables_no_cap_error.txt"), rc=1)
     found, runner = backend("iptables_host_drop_v4.txt", no_v6)
-    found.apply(diff([], SERVER))
-    assert any("ip6tables is unusable" in w for w in found.warnings)
+    outcome = apply(found, SERVER)
+    assert any("ip6tables is unusable" in w for w in outcome.warnings)
     assert runner.data_of(RESTORE6) == []
     found, runner = backend("iptables_host_drop_v4.txt", no_v6)
     with pytest.raises(BackendError, match="ip6tables is unusable here, but rules name ipv6 peers"):
-        found.pending(diff([], PEERS))
+        plan(found, PEERS)
     assert runner.writes() == []
 
 
 def test_reading_fails_clearly_without_permission():
     found, _runner = backend("iptables_fresh_v4.txt", extra={SAVE4: failed(fixture("iptables_no_cap_error.txt"), 4)})
     with pytest.raises(BackendError) as caught:
-        found.read_owned()
+        found.read()
     assert "Permission denied" in caught.value.stderr
 
 
 # -- baseline --------------------------------------------------------------------------
 def test_baseline_sets_drop_after_the_keep_rules():
     found, runner = backend("iptables_fresh_v4.txt")
-    found.set_baseline([22])
-    assert "iptables: set INPUT policy to DROP" in found.pending(diff([], DIRECT))
-    found.apply(diff([], DIRECT))
+    assert "iptables: set INPUT policy to DROP" in plan(found, DIRECT, baseline=[22]).actions
+    apply(found, DIRECT, baseline=[22])
     [v4] = runner.data_of(RESTORE4)
     lines = v4.splitlines()
     assert lines[1] == ":INPUT DROP [0:0]"
@@ -300,17 +317,27 @@ def test_baseline_sets_drop_after_the_keep_rules():
 def test_captured_baseline_is_stable_with_or_without_asking_again():
     for ask in (True, False):
         found, _runner = backend("iptables_baseline_v4.txt", "iptables_baseline_v6.txt")
-        if ask:
-            found.set_baseline([22])
-        assert found.pending(diff(found.read_owned(), DIRECT)) == []
-    assert found.baseline_state() == ([22], True)
+        assert plan(found, DIRECT, baseline=[22] if ask else None).actions == ()
+    snapshot = found.read()
+    assert (list(snapshot.baseline_ports), snapshot.input_drops) == ([22], True)
+
+
+def test_a_failed_baseline_run_puts_the_policy_back():
+    """The engine's restore returns the INPUT policy too, not only the owned chains."""
+    error = failed(fixture("ip6tables_restore_error.txt"), rc=2)
+    after_v4 = [ok(fixture("iptables_fresh_v4.txt")), ok(fixture("iptables_baseline_v4.txt"))]
+    found, runner = backend("iptables_fresh_v4.txt", restore6=error, extra={SAVE4: after_v4})
+    with pytest.raises(ReconcileError):
+        apply(found, DIRECT, baseline=[22])
+    _forward, back = runner.data_of(RESTORE4)
+    assert back.splitlines()[1] == ":INPUT ACCEPT [0:0]"
+    assert "-X BIOSTAR-INPUT" in back.splitlines()
 
 
 # -- diff text and persistence -----------------------------------------------------------
 def test_describe_state():
     found, _runner = host_drop()
-    found.pending(diff([], SERVER))
-    assert found.describe_state(True) == [
+    assert list(plan(found, SERVER).structure) == [
         "jump iptables INPUT -> BIOSTAR-INPUT",
         "policy iptables INPUT DROP",
         "jump ip6tables INPUT -> BIOSTAR-INPUT",
@@ -327,32 +354,43 @@ def persistent_files(v4=None, v6=None):
     return files
 
 
+def dumps(v4, v6):
+    """The full iptables-save output (all tables) the persisted files are made from."""
+    return {("iptables-save",): ok(fixture(v4)), ("ip6tables-save",): ok(fixture(v6))}
+
+
+def rule_lines(text):
+    """A saved ruleset without iptables-save's timestamp comments."""
+    return [line for line in text.splitlines() if not line.startswith("#")]
+
+
 def test_persist_saves_the_whole_ruleset_where_netfilter_persistent_reads_it():
     files = persistent_files("iptables_host_drop_v4.txt", "iptables_host_drop_v6.txt")
-    full = fixture("iptables_save_full_server_v4.txt")
-    found, _runner = host_drop(files=files, extra={("iptables-save",): ok(full), ("ip6tables-save",): ok(full)})
-    plan = diff([], SERVER)
-    assert found.persist_pending(plan) == ["/etc/iptables/rules.v4", "/etc/iptables/rules.v6"]
-    found.apply(plan)
-    assert found.persist() == ["/etc/iptables/rules.v4", "/etc/iptables/rules.v6"]
-    assert files.files["/etc/iptables/rules.v4"] == full
+    found, _runner = host_drop(files=files, extra=dumps("iptables_host_drop_v4.txt", "iptables_host_drop_v6.txt"))
+    assert plan(found, SERVER).persist_report() == ["/etc/iptables/rules.v4", "/etc/iptables/rules.v6"]
+    assert list(apply(found, SERVER).persisted) == ["/etc/iptables/rules.v4", "/etc/iptables/rules.v6"]
+    # What iptables-save printed after the real run, as netfilter-persistent would save it.
+    assert rule_lines(files.files["/etc/iptables/rules.v4"]) == rule_lines(fixture("iptables_save_full_server_v4.txt"))
 
 
 def test_persist_skips_files_whose_owned_part_is_current():
     files = persistent_files("iptables_server_v4.txt", "iptables_server_v6.txt")
-    found, _runner = backend("iptables_server_v4.txt", "iptables_server_v6.txt", files=files)
-    assert found.persist_pending(diff(found.read_owned(), SERVER)) == []
-    assert found.persist() == []
+    extra = dumps("iptables_server_v4.txt", "iptables_server_v6.txt")
+    found, _runner = backend("iptables_server_v4.txt", "iptables_server_v6.txt", files=files, extra=extra)
+    assert plan(found, SERVER).persist_report() == []
+    assert list(apply(found, SERVER).persisted) == []
     assert files.written == []
 
 
 def test_persist_without_a_persistence_layout_warns():
     found, _runner = host_drop()
-    assert found.persist_pending(diff([], SERVER)) == []
-    assert any("not persisted" in w for w in found.warnings)
+    changes = plan(found, SERVER)
+    assert changes.persist_report() == []
+    assert any("not persisted" in w for w in changes.warnings)
 
 
 def test_persist_uses_iptables_services_files_when_they_exist():
     files = FakeFiles({"/etc/sysconfig/iptables": fixture("iptables_host_drop_v4.txt")})
-    found, _runner = host_drop(files=files)
-    assert found.persist_pending(diff([], SERVER)) == ["/etc/sysconfig/iptables"]
+    extra = dumps("iptables_host_drop_v4.txt", "iptables_host_drop_v6.txt")
+    found, _runner = host_drop(files=files, extra=extra)
+    assert plan(found, SERVER).persist_report() == ["/etc/sysconfig/iptables"]

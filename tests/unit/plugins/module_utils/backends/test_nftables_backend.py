@@ -6,14 +6,19 @@ import sys
 
 import pytest
 
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import BackendError, BackendOptions
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
+    BackendError,
+    BackendOptions,
+    Target,
+)
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.nftables import (
     NftablesBackend,
     Ruleset,
     owned_prefix,
     summarise,
 )
-from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import diff, rules_from_dicts
+from ansible_collections.biostar.hardening.plugins.module_utils.engine import ReconcileError, reconcile
+from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import rules_from_dicts
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "netfilter"))
 from netfilter_fakes import NFT_LIST, FakeFiles, FakeRunner, failed, fixture, ok, rules_fixture
@@ -29,6 +34,17 @@ def backend(listing, files=None, owner="biostar-hardening", apply_result=None):
     runner = FakeRunner({NFT_LIST: ok(fixture(listing)), APPLY: apply_result or ok()})
     files = files if files is not None else FakeFiles()
     return NftablesBackend(runner, BackendOptions(owner=owner), files=files), runner
+
+
+def plan(found, rules, present=True, baseline=None):
+    """The changeset for a run asking for ``rules`` (read and plan, nothing executed)."""
+    return found.plan(found.read(), Target(tuple(rules), present, None if baseline is None else tuple(baseline)))
+
+
+def apply(found, rules, present=True, baseline=None):
+    """A whole run through the engine: read, plan, execute, write the persistence files."""
+    target = Target(tuple(rules), present, None if baseline is None else tuple(baseline))
+    return reconcile(found, target, None, False)
 
 
 def handle_of(listing, comment, chain=None):
@@ -111,7 +127,7 @@ def test_owned_prefix_is_a_valid_nft_identifier():
 # -- reading owned rules ---------------------------------------------------------------
 def test_read_owned_recovers_the_server_set_with_purposes():
     found, _runner = backend("nft_host_drop_server.json")
-    rules = found.read_owned()
+    rules = list(found.read().owned)
     assert rules == SERVER
     assert [r.purpose for r in rules] == [r.purpose for r in SERVER]
 
@@ -119,24 +135,25 @@ def test_read_owned_recovers_the_server_set_with_purposes():
 @pytest.mark.parametrize("listing", ["nft_host_drop_peers.json", "nft_ip_only_peers.json", "nft_owned_baseline.json"])
 def test_read_owned_puts_family_split_rules_back_together(listing):
     found, _runner = backend(listing)
-    assert found.read_owned() == PEERS
+    assert list(found.read().owned) == PEERS
 
 
 def test_foreign_rules_are_not_owned():
     found, _runner = backend("nft_host_drop.json")
-    assert found.read_owned() == []
-    assert found.baseline_state() == ([], True)
+    snapshot = found.read()
+    assert list(snapshot.owned) == []
+    assert (list(snapshot.baseline_ports), snapshot.input_drops) == ([], True)
 
 
 # -- planning and applying --------------------------------------------------------------
 def test_first_apply_is_one_transaction_that_touches_nothing_foreign():
-    found, runner = backend("nft_host_drop.json")
-    plan = diff(found.read_owned(), SERVER)
-    assert found.pending(plan) == [
+    found, runner = backend("nft_host_drop.json", files=host_files())
+    changes = plan(found, SERVER)
+    assert list(changes.actions) == [
         "create chain inet filter biostar_hardening_in with 4 rules",
         "add jump inet filter input -> biostar_hardening_in",
     ]
-    found.apply(plan)
+    found.execute(changes)
     assert script_of(runner) == [
         "add chain inet filter biostar_hardening_in",
         "flush chain inet filter biostar_hardening_in",
@@ -150,23 +167,25 @@ def test_first_apply_is_one_transaction_that_touches_nothing_foreign():
         'Device UDP port"',
         'insert rule inet filter input jump biostar_hardening_in comment "biostar-hardening"',
     ]
-    assert found.warnings == []
+    assert changes.warnings == ()
 
 
 def test_the_captured_result_of_that_apply_needs_nothing_more():
     found, runner = backend("nft_host_drop_server.json")
-    plan = diff(found.read_owned(), SERVER)
-    assert not plan.changed
-    assert found.pending(plan) == []
-    found.apply(plan)
+    assert list(found.read().owned) == SERVER
+    changes = plan(found, SERVER)
+    assert changes.actions == ()
+    outcome = apply(found, SERVER)
+    assert outcome.actions == ()
     assert runner.writes() == []
 
 
 def test_switching_to_direct_mode_rewrites_only_the_owned_chain():
     found, runner = backend("nft_host_drop_server.json")
-    plan = diff(found.read_owned(), DIRECT)
-    assert found.pending(plan) == ["replace the 4 rules of chain inet filter biostar_hardening_in with 1 rules"]
-    found.apply(plan)
+    assert list(plan(found, DIRECT).actions) == [
+        "replace the 4 rules of chain inet filter biostar_hardening_in with 1 rules"
+    ]
+    apply(found, DIRECT)
     lines = script_of(runner)
     assert lines[:2] == ["add chain inet filter biostar_hardening_in", "flush chain inet filter biostar_hardening_in"]
     assert lines[2].startswith("add rule inet filter biostar_hardening_in tcp dport 1480 accept")
@@ -175,7 +194,7 @@ def test_switching_to_direct_mode_rewrites_only_the_owned_chain():
 
 def test_outbound_rules_get_their_own_chain_and_jump_from_the_output_hook():
     found, runner = backend("nft_host_drop.json")
-    found.apply(diff([], PEERS))
+    apply(found, PEERS)
     lines = script_of(runner)
     assert (
         'add rule inet filter biostar_hardening_out ip daddr 10.30.0.5/32 tcp dport 1480 accept comment "'
@@ -190,12 +209,11 @@ def test_outbound_rules_get_their_own_chain_and_jump_from_the_output_hook():
 
 def test_state_absent_deletes_jump_then_chain_and_leaves_the_host_table():
     found, runner = backend("nft_host_drop_server.json")
-    plan = diff(found.read_owned(), [])
-    assert found.pending(plan, "absent") == [
+    assert list(plan(found, [], present=False).actions) == [
         "delete jump inet filter input -> biostar_hardening_in",
         "delete chain inet filter biostar_hardening_in",
     ]
-    found.remove_all()
+    apply(found, [], present=False)
     jump = handle_of("nft_host_drop_server.json", "biostar-hardening")
     assert script_of(runner) == [
         "delete rule inet filter input handle %d" % jump,
@@ -206,21 +224,20 @@ def test_state_absent_deletes_jump_then_chain_and_leaves_the_host_table():
 
 def test_state_absent_drops_an_owned_table_in_one_line():
     found, runner = backend("nft_owned_baseline.json")
-    found.remove_all()
+    apply(found, [], present=False)
     assert script_of(runner) == ["delete table inet biostar_hardening"]
 
 
 def test_hand_edits_are_repaired_and_foreign_rules_left_alone():
     found, runner = backend("nft_tampered.json")
-    plan = diff(found.read_owned(), PEERS)
-    assert not plan.changed  # the owned rules themselves are all there
+    assert list(found.read().owned) == PEERS  # the owned rules themselves are all there
     stray = handle_of("nft_tampered.json", "biostar-hardening stray")
-    assert found.pending(plan) == [
+    assert list(plan(found, PEERS).actions) == [
         "replace the 5 rules of chain inet filter biostar_hardening_in with 4 rules",
         "delete jump inet filter input -> biostar_hardening_in",
         "delete stray owned rule inet filter input handle %d" % stray,
     ]
-    found.apply(plan)
+    apply(found, PEERS)
     text = "\n".join(script_of(runner))
     assert "delete rule inet filter input handle %d" % stray in text
     assert "handle %d" % handle_of("nft_tampered.json", "user-rule") not in text
@@ -229,7 +246,7 @@ def test_hand_edits_are_repaired_and_foreign_rules_left_alone():
 
 def test_a_host_that_filters_only_ipv4_gets_owned_tables_for_the_rest():
     found, _runner = backend("nft_ip_only.json")
-    assert found.pending(diff([], PEERS)) == [
+    assert list(plan(found, PEERS).actions) == [
         "create table inet biostar_hardening",
         "create table ip6 biostar_hardening",
         "create base chain inet biostar_hardening output (policy accept)",
@@ -245,48 +262,48 @@ def test_a_host_that_filters_only_ipv4_gets_owned_tables_for_the_rest():
 
 def test_when_the_host_gets_its_own_table_the_owned_table_goes():
     found, runner = backend("nft_owned_then_host.json")
-    plan = diff(found.read_owned(), SERVER)
-    assert not plan.changed
-    assert found.pending(plan) == [
+    assert list(found.read().owned) == SERVER
+    assert list(plan(found, SERVER).actions) == [
         "create chain inet filter biostar_hardening_in with 4 rules",
         "add jump inet filter input -> biostar_hardening_in",
         "delete table inet biostar_hardening",
     ]
-    found.apply(plan)
+    apply(found, SERVER)
     assert script_of(runner)[-1] == "delete table inet biostar_hardening"
     # What the real nft made of that transaction needs nothing more.
     found, _runner = backend("nft_owned_then_host_applied.json")
-    assert found.read_owned() == SERVER
-    assert found.pending(diff(SERVER, SERVER)) == []
+    assert list(found.read().owned) == SERVER
+    assert plan(found, SERVER).actions == ()
 
 
 def test_the_captured_ipv4_only_result_is_stable():
     found, _runner = backend("nft_ip_only_peers.json")
-    assert found.pending(diff(found.read_owned(), PEERS)) == []
+    assert plan(found, PEERS).actions == ()
 
 
 def test_failed_transaction_raises_with_nft_stderr_and_stops():
     found, runner = backend("nft_host_drop_server.json", apply_result=failed(fixture("nft_apply_error.txt")))
-    with pytest.raises(BackendError) as caught:
-        found.apply(diff(found.read_owned(), DIRECT))
+    with pytest.raises(ReconcileError) as caught:
+        apply(found, DIRECT)
     assert "Could not process rule" in caught.value.stderr
     assert caught.value.command == ["nft", "-f", "-"]
+    assert caught.value.step == "execute"
+    # The transaction changed nothing, so putting the snapshot back has nothing to do.
     assert len(runner.writes()) == 1
 
 
 def test_iptables_nft_filtering_is_warned_about():
     found, _runner = backend("nft_iptables_compat.json")
-    found.pending(diff([], SERVER))
-    assert any("ip filter INPUT" in w and "backend=iptables" in w for w in found.warnings)
+    warnings = plan(found, SERVER).warnings
+    assert any("ip filter INPUT" in w and "backend=iptables" in w for w in warnings)
 
 
 # -- baseline --------------------------------------------------------------------------
 def test_baseline_on_an_empty_host_creates_an_owned_table_that_drops():
     found, runner = backend("nft_empty.json")
-    found.set_baseline([22])
-    actions = found.pending(diff([], DIRECT))
+    actions = plan(found, DIRECT, baseline=[22]).actions
     assert "create base chain inet biostar_hardening input (policy drop)" in actions
-    found.apply(diff([], DIRECT))
+    apply(found, DIRECT, baseline=[22])
     lines = script_of(runner)
     assert lines[:4] == [
         "add table inet biostar_hardening",
@@ -306,12 +323,10 @@ def test_baseline_on_an_empty_host_creates_an_owned_table_that_drops():
 
 def test_baseline_sets_the_host_policy_only_when_it_differs():
     found, _runner = backend("nft_host_drop.json")
-    found.set_baseline([22])
-    assert not any(a.startswith("set policy") for a in found.pending(diff([], SERVER)))
+    assert not any(a.startswith("set policy") for a in plan(found, SERVER, baseline=[22]).actions)
     found, runner = backend("nft_debian_default.json")
-    found.set_baseline([22])
-    assert "set policy of inet filter input to drop" in found.pending(diff([], SERVER))
-    found.apply(diff([], SERVER))
+    assert "set policy of inet filter input to drop" in plan(found, SERVER, baseline=[22]).actions
+    apply(found, SERVER, baseline=[22])
     lines = script_of(runner)
     # The keep rules land in the same transaction as the policy, so SSH never sees a gap.
     assert lines.index("chain inet filter input { policy drop ; }") > lines.index(
@@ -319,21 +334,19 @@ def test_baseline_sets_the_host_policy_only_when_it_differs():
     )
     assert not any("forward" in line or "output" in line for line in lines)
     found, _runner = backend("nft_ip_only.json")
-    found.set_baseline([22])
-    actions = found.pending(diff([], SERVER))
+    actions = plan(found, SERVER, baseline=[22]).actions
     assert "create base chain ip6 biostar_hardening input (policy drop)" in actions
 
 
 def test_baseline_rules_stay_when_a_later_run_does_not_ask_for_baseline():
     found, _runner = backend("nft_owned_baseline.json")
-    assert found.pending(diff(found.read_owned(), PEERS)) == []
-    assert found.baseline_state() == ([22], True)
+    assert plan(found, PEERS).actions == ()
+    snapshot = found.read()
+    assert (list(snapshot.baseline_ports), snapshot.input_drops) == ([22], True)
     found, _runner = backend("nft_owned_baseline.json")
-    found.set_baseline([22])
-    assert found.pending(diff(found.read_owned(), PEERS)) == []
+    assert plan(found, PEERS, baseline=[22]).actions == ()
     found, _runner = backend("nft_owned_baseline.json")
-    found.set_baseline([22, 2200])
-    assert found.pending(diff(found.read_owned(), PEERS)) == [
+    assert list(plan(found, PEERS, baseline=[22, 2200]).actions) == [
         "replace the 7 rules of chain inet biostar_hardening biostar_hardening_in with 8 rules"
     ]
 
@@ -341,14 +354,13 @@ def test_baseline_rules_stay_when_a_later_run_does_not_ask_for_baseline():
 # -- diff text ---------------------------------------------------------------------------
 def test_describe_state_shows_jumps_policies_and_keeps():
     found, _runner = backend("nft_host_drop.json")
-    found.pending(diff([], SERVER))
-    assert found.describe_state(False) == ["policy inet filter input drop"]
-    assert found.describe_state(True) == [
+    assert list(found.read().structure) == ["policy inet filter input drop"]
+    assert list(plan(found, SERVER).structure) == [
         "jump inet filter input -> biostar_hardening_in",
         "policy inet filter input drop",
     ]
     found, _runner = backend("nft_owned_baseline.json")
-    assert "baseline keeps established/related, loopback, tcp/22" in found.describe_state(False)
+    assert "baseline keeps established/related, loopback, tcp/22" in found.read().structure
 
 
 # -- persistence -----------------------------------------------------------------------
@@ -356,13 +368,15 @@ def host_files():
     return FakeFiles({"/etc/nftables.conf": fixture("nftables_conf_host.txt")})
 
 
+def persisted(changes):
+    return changes.persist_report()
+
+
 def test_persist_writes_the_include_and_hooks_it_into_nftables_conf():
     files = host_files()
     found, _runner = backend("nft_host_drop.json", files=files)
-    plan = diff([], SERVER)
-    assert found.persist_pending(plan) == [INCLUDE, "/etc/nftables.conf"]
-    found.apply(plan)
-    assert found.persist() == [INCLUDE, "/etc/nftables.conf"]
+    assert persisted(plan(found, SERVER)) == [INCLUDE, "/etc/nftables.conf"]
+    assert list(apply(found, SERVER).persisted) == [INCLUDE, "/etc/nftables.conf"]
     assert files.files[INCLUDE] == fixture("nft_include_server.nft")
     assert files.files["/etc/nftables.conf"] == fixture("nftables_conf_with_include.txt")
 
@@ -371,36 +385,58 @@ def test_persist_is_quiet_when_the_files_are_current():
     files = FakeFiles({"/etc/nftables.conf": fixture("nftables_conf_with_include.txt")})
     files.files[INCLUDE] = fixture("nft_include_server.nft")
     found, _runner = backend("nft_host_drop_server.json", files=files)
-    assert found.persist_pending(diff(found.read_owned(), SERVER)) == []
-    assert found.persist() == []
+    assert persisted(plan(found, SERVER)) == []
+    assert list(apply(found, SERVER).persisted) == []
     assert files.written == []
 
 
 def test_persisted_baseline_recreates_the_owned_table_and_its_policy():
     files = FakeFiles()
     found, _runner = backend("nft_owned_baseline.json", files=files)
-    assert found.persist_pending(diff(found.read_owned(), PEERS)) == [INCLUDE]
-    assert found.persist() == [INCLUDE]
+    changes = plan(found, PEERS)
+    assert persisted(changes) == [INCLUDE]
+    assert list(apply(found, PEERS).persisted) == [INCLUDE]
     assert files.files[INCLUDE] == fixture("nft_include_owned_baseline.nft")
-    assert any("nothing loads" in w for w in found.warnings)
+    assert any("nothing loads" in w for w in changes.warnings)
 
 
 def test_an_existing_glob_include_is_enough():
     conf = fixture("nftables_conf_host.txt") + 'include "/etc/nftables.d/*.nft"\n'
     files = FakeFiles({"/etc/nftables.conf": conf})
     found, _runner = backend("nft_host_drop.json", files=files)
-    assert found.persist_pending(diff([], SERVER)) == [INCLUDE]
+    assert persisted(plan(found, SERVER)) == [INCLUDE]
 
 
 def test_absent_removes_the_include_and_the_include_line():
     files = FakeFiles({"/etc/nftables.conf": fixture("nftables_conf_with_include.txt")})
     files.files[INCLUDE] = fixture("nft_include_server.nft")
     found, _runner = backend("nft_host_drop_server.json", files=files)
-    assert found.persist_pending(diff(found.read_owned(), []), "absent") == [
+    assert persisted(plan(found, [], present=False)) == [
         INCLUDE + " (removed)",
         "/etc/nftables.conf",
     ]
-    found.remove_all()
-    found.persist()
+    apply(found, [], present=False)
     assert INCLUDE not in files.files
     assert files.files["/etc/nftables.conf"] == fixture("nftables_conf_host.txt")
+
+
+def test_a_failed_persistence_write_puts_files_and_rules_back():
+    """A file the engine cannot write undoes the written ones and the runtime change."""
+
+    class Flaky(FakeFiles):
+        def write(self, path, text):
+            if path == "/etc/nftables.conf":
+                raise OSError("read-only file system")
+            super().write(path, text)
+
+    files = Flaky({"/etc/nftables.conf": fixture("nftables_conf_host.txt")})
+    listings = [ok(fixture("nft_host_drop.json")), ok(fixture("nft_host_drop_server.json"))]
+    runner = FakeRunner({NFT_LIST: listings, APPLY: ok()})
+    found = NftablesBackend(runner, BackendOptions(), files=files)
+    with pytest.raises(ReconcileError) as caught:
+        apply(found, SERVER)
+    assert caught.value.step == "persist" and caught.value.restored
+    assert INCLUDE not in files.files
+    forward, back = runner.data_of(APPLY)
+    assert "insert rule inet filter input jump biostar_hardening_in" in forward
+    assert back.splitlines()[0].startswith("delete rule inet filter input handle ")

@@ -1,12 +1,14 @@
 # Copyright: (c) 2026, biostar.hardening contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Test listener, started by a verify step inside a scenario container.
+"""Listener on a site container's probed ports, started by site_kit.traffic.
 
 Run as ``python3 -c "<this file>" TCP_PORTS UDP_PORTS LOG LIFETIME``. It accepts TCP
-connections and records every UDP datagram in LOG, so a probe sent from another
-container can tell whether the firewall let the packets through. It binds even the
-ports the firewall should block: a closed port then means "filtered", never "nobody
-listening". It exits by itself after LIFETIME seconds, so nothing outlives a scenario.
+connections, records every UDP datagram in LOG and answers it, so a probe sent from
+another container can tell whether the firewall let the packets through: from the log
+(the harness's probes) or from the answer (the collection's port_probe; BioStar itself
+does not answer a stray datagram). It binds even the ports the firewall should block:
+a closed port then means "filtered", never "nobody listening". It exits by itself after
+LIFETIME seconds (0: runs until killed, for a site kept running after the demo).
 """
 
 import os
@@ -22,7 +24,8 @@ def ports(text):
 
 def main():
     tcp_ports, udp_ports, log_path = ports(sys.argv[1]), ports(sys.argv[2]), sys.argv[3]
-    deadline = time.monotonic() + float(sys.argv[4])
+    lifetime = float(sys.argv[4])
+    deadline = time.monotonic() + lifetime if lifetime > 0 else float("inf")
     selector = selectors.DefaultSelector()
     for port in tcp_ports:
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -51,6 +54,8 @@ def main():
                         data, peer = key.fileobj.recvfrom(2048)
                         text = data.decode("ascii", "replace").strip()
                         log.write("udp %d %s %s\n" % (port, peer[0], text))
+                        log.flush()
+                        key.fileobj.sendto(b"site-kit-listener:" + data[:64], peer)
                 except OSError:
                     continue
                 log.flush()

@@ -1,0 +1,101 @@
+# Copyright: (c) 2026, biostar.hardening contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The recording callback's code (the plugin file is callback/site_kit_record.py).
+
+It writes, when the play ends, one JSON object to the file named by $SITE_KIT_RECORD:
+
+- ``tasks``: every task result as Ansible reported it (host, task, resolved action,
+  status ok/failed/skipped/unreachable, the result; a loop's items in its ``results``);
+- ``counts``: module invocations per host and action as written in the task, loop items
+  one each (a per-port loop of five items is five module runs on the host);
+- ``stats``: the play recap per host.
+
+It works next to any stdout callback, so a run keeps its human-readable log. Nothing is
+computed here: readers (site_kit.playbook.Run) take the figures from the record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from typing import Any, Dict
+
+from ansible.plugins.callback import CallbackBase
+
+from .collection import RECORD_ENV
+
+
+class Recorder(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "notification"
+    CALLBACK_NAME = "site_kit_record"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tasks: list = []
+        self.counts: Dict[str, Dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def _record(self, result: Any, status: str) -> None:
+        task = result.task
+        data = dict(result.result)
+        if status != "ok":
+            # ansible-core 2.19 leaves the flag out of some results (a failed action plugin).
+            data.setdefault(status, True)
+        self.tasks.append(
+            {
+                "host": result.host.get_name(),
+                "task": task.get_name(),
+                "action": task.resolved_action or task.action,
+                "status": status,
+                "result": data,
+            }
+        )
+
+    def _count(self, result: Any) -> None:
+        if result.result.get("results") is not None:
+            return  # a loop's summary; its items were counted one by one
+        if result.result.get("skipped"):
+            return
+        self.counts[result.host.get_name()][result.task.action] += 1
+
+    def v2_runner_on_ok(self, result: Any) -> None:
+        self._record(result, "ok")
+        self._count(result)
+
+    def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
+        self._record(result, "failed")
+        self._count(result)
+
+    def v2_runner_on_unreachable(self, result: Any) -> None:
+        self._record(result, "unreachable")
+        self._count(result)
+
+    def v2_runner_on_skipped(self, result: Any) -> None:
+        self._record(result, "skipped")
+
+    def v2_runner_item_on_ok(self, result: Any) -> None:
+        self._count(result)
+
+    def v2_runner_item_on_failed(self, result: Any) -> None:
+        self._count(result)
+
+    def finished(self, record: Dict[str, Any]) -> None:
+        """Called with the record at the end of the run; a subclass may write a view of it."""
+
+    def v2_playbook_on_stats(self, stats: Any) -> None:
+        record = {
+            "tasks": self.tasks,
+            "counts": {host: dict(actions) for host, actions in self.counts.items()},
+            "stats": {host: stats.summarize(host) for host in sorted(stats.processed)},
+        }
+        path = os.environ.get(RECORD_ENV)
+        if path:
+            write_json(path, record)
+        self.finished(record)
+
+
+def write_json(path: str, data: Any) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, sort_keys=True, default=str)
