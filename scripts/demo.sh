@@ -9,8 +9,9 @@
 # protocol that must stay closed, so every probe result is decided by the firewall.
 # scripts/demo/run.py runs site.yml in server mode, verify.yml, then switches the site
 # to direct mode (check mode first, then for real), verifies again and runs once more to
-# show nothing changes. The tables are printed from what the runs recorded
-# (scripts/demo/callback), kept in tests/output/demo (BIOSTAR_DEMO_RESULTS).
+# show nothing changes. The tables are printed from what the runs recorded (the collection's
+# callback biostar.hardening.fleet_report), kept in tests/output/demo (BIOSTAR_DEMO_RESULTS),
+# which also gets the fleet report (report/) and a drill's report (report/drill/).
 # KEEP=1 leaves the containers running; BIOSTAR_DEMO_PREFIX renames them (biostar-demo-).
 #
 # Expects the venv and the images (make demo builds both first). Only the containers

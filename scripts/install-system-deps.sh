@@ -2,8 +2,9 @@
 # Install the Debian packages the tests and the demo need: podman with runc (crun does
 # not work on these machines), debootstrap for the local images. Idempotent and quiet
 # when everything is already there. shellcheck serves ansible-test's shellcheck sanity test.
+# More packages can be named as arguments (make report-test adds chromium).
 set -euo pipefail
-needed=(podman runc debootstrap shellcheck)
+needed=(podman runc debootstrap shellcheck "$@")  # plus any named on the command line (chromium)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,4 +1,4 @@
-"""Print the demo's tables from the JSON that the biostar_demo_record callback wrote.
+"""Print the demo's tables from the run records of the callback biostar.hardening.fleet_report.
 
     report.py state  SITE.json VERIFY.json --title TEXT
     report.py change BEFORE_SITE.json BEFORE_VERIFY.json AFTER_SITE.json AFTER_VERIFY.json [--predicted CHECK.json]

@@ -2,18 +2,22 @@
 
 Built on the test-site toolkit (tests/site_kit), as the molecule harness and the bench are.
 Every step's record is kept in the results folder (BIOSTAR_DEMO_RESULTS, default
-tests/output/demo): inventory.yml, <step>.log and <step>.json (the biostar_demo_record
-view: firewall results, the role's context fact, port_probe results, play stats).
+tests/output/demo): inventory.yml, <step>.log and <step>.json (the run record of the
+collection's callback biostar.hardening.fleet_report: firewall results, the role's context
+and rule facts, port_probe results, play stats). The same callback writes the fleet report
+(report.html, report.json, report.junit.xml) into <results>/report after every step; a drill
+at the end flushes the server's firewall and writes its own report into <results>/report/drill.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import tempfile
 import time
-from typing import List
+from typing import Dict, List
 
 sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tests"))
 import report
@@ -71,16 +75,20 @@ class Demo:
         self.status = 0
         self.site_mode = "server"
         self.inventory = os.path.join(results, "inventory.yml")
+        self.hosts: Dict[str, podman.Container] = {}
+        self.report_dir = os.path.join(results, "report")
+        # The collection's recorder: one run record per step in results, the fleet report in report_dir.
         self.env = collection.ansible_env(
             collection.link(os.path.join(work, "collections")),
-            callback_dir=os.path.join(HERE, "callback"),
-            callback="biostar_demo_record",
+            callback="biostar.hardening.fleet_report",
             ANSIBLE_LOCAL_TEMP=os.path.join(work, "ansible-tmp"),
+            BIOSTAR_REPORT_DIR=self.report_dir,
+            BIOSTAR_REPORT_RECORDS=results,
         )
 
     def start_site(self) -> None:
         say("Starting the site: %s" % " ".join(NAMES))
-        hosts = {name: podman.start(name) for name in NAMES}
+        hosts = self.hosts = {name: podman.start(name) for name in NAMES}
         ips = {name: c.ip for name, c in hosts.items()}
         subnet = podman.subnet()
         print("    server %s, client %s, device %s, network %s" % (ips[SERVER], ips[CLIENT], ips[DEVICE], subnet))
@@ -104,7 +112,7 @@ class Demo:
 
     def playbook(self, step: str, book: str, *options: str) -> None:
         log = os.path.join(self.results, step + ".log")
-        env = dict(self.env, BIOSTAR_DEMO_RECORD=self.record(step))
+        env = dict(self.env, BIOSTAR_REPORT_RECORD_NAME=step)
         run = playbook.run("biostar.hardening." + book, self.inventory, options=options, env=env, log=log)
         lines = run.stdout.splitlines()
         if run.rc != 0:
@@ -148,6 +156,35 @@ class Demo:
         say("site.yml in direct mode again: nothing may change")
         self.playbook("direct-rerun", "site", "-e", "biostar_mode=direct")
         self.report("rerun", "direct-rerun")
+        self.drill()
+
+    def drill(self) -> None:
+        """Flush the server's firewall by hand; verify and a --check run must show it in a
+        report of their own (report/drill). The ruleset is put back afterwards."""
+        say("Drill: someone flushes the server's firewall; a verify and a --check run must show it")
+        server = self.hosts[SERVER]
+        saved = server.sh("nft list ruleset").stdout
+        server.sh("nft flush ruleset")
+        folder = os.path.join(self.report_dir, "drill")
+        env = dict(self.env, BIOSTAR_REPORT_DIR=folder, BIOSTAR_REPORT_RECORDS=os.path.join(folder, "records"))
+        try:
+            for step, book, options, must_fail in (
+                ("drill-verify", "verify", ("-e", "biostar_mode=direct"), True),
+                ("drill-check", "site", ("-e", "biostar_mode=direct", "--check"), False),
+            ):
+                log = os.path.join(self.results, step + ".log")
+                run = playbook.run(
+                    "biostar.hardening." + book,
+                    self.inventory,
+                    options=options,
+                    env=dict(env, BIOSTAR_REPORT_RECORD_NAME=step),
+                    log=log,
+                )
+                if (run.rc != 0) != must_fail:
+                    self.status = 1
+                    print("    %s %s; see %s" % (step, "passed" if must_fail else "failed", log))
+        finally:
+            server.sh("nft -f -", stdin=saved)
 
     def keep_message(self, venv: str) -> List[str]:
         conf = os.environ.get("CONTAINERS_CONF", "")
@@ -163,13 +200,18 @@ class Demo:
 
 
 def after_the_run(results: str) -> int:
-    """Hook point for reports over the whole run (the fleet report goes here).
-
-    ``results`` holds every step's record (<step>.json, see the module docstring, in the
-    order of STEPS) and the inventory. Print what it shows; return non-zero to mark the
-    demo as not as expected.
-    """
-    return 0
+    """The fleet report over the whole run, and the drill's: say where they are, and check
+    that the drill's report shows the flushed server as exposed and drifted."""
+    folder = os.path.join(results, "report")
+    with open(os.path.join(folder, "drill", "report.json"), encoding="utf-8") as handle:
+        drill = json.load(handle)
+    host = next((h for h in drill["hosts"] if h["name"] == SERVER), None)
+    kinds = sorted({issue["kind"] for issue in host["issues"]}) if host else []
+    print("    drill report: %s is %s (%s)" % (SERVER, host["status"] if host else "missing", ", ".join(kinds)))
+    print("\nFleet report (page, JSON and JUnit side by side): %s" % os.path.join(folder, "report.html"))
+    print("The drill (exposures, drift):                      %s" % os.path.join(folder, "drill", "report.html"))
+    wanted = {"not_filtering", "drift", "closed_port_answered"}
+    return 0 if host and host["status"] == "exposed" and wanted <= set(kinds) else 1
 
 
 def main() -> int:

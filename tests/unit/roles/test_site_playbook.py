@@ -1,8 +1,8 @@
 """playbooks/site.yml: the host role comes from the group, and a host in both groups is refused.
 
 Runs `ansible-playbook biostar.hardening.site --check` against local hosts whose Python
-does not exist, so nothing runs on this machine; the demo's recording callback reports
-the context fact the role computed for each host.
+does not exist, so nothing runs on this machine; the collection's recording callback
+(biostar.hardening.fleet_report) reports the context fact the role computed for each host.
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ def record(tmp_path_factory, collections_path):
     env = dict(
         os.environ,
         ANSIBLE_COLLECTIONS_PATH=collections_path,
-        ANSIBLE_CALLBACK_PLUGINS=os.path.join(REPO, "scripts", "demo", "callback"),
-        ANSIBLE_CALLBACKS_ENABLED="biostar_demo_record",
-        BIOSTAR_DEMO_RECORD=str(tmp / "record.json"),
+        ANSIBLE_CALLBACKS_ENABLED="biostar.hardening.fleet_report",
+        BIOSTAR_REPORT_DIR=str(tmp / "report"),
+        BIOSTAR_REPORT_RECORDS=str(tmp),
+        BIOSTAR_REPORT_RECORD_NAME="record",
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_LOCAL_TEMP=str(tmp / "local-tmp"),
         ANSIBLE_REMOTE_TEMP=str(tmp / "remote-tmp"),
@@ -75,6 +76,8 @@ def test_host_role_comes_from_the_group(record):
     assert {context[h]["platform"] for h in ("srv1", "ws1")} == {"linux"}
     assert all(context[h]["mode"] == "server" for h in ("srv1", "ws1"))
     assert all(c["direction"] == "inbound" for c in context.values())
+    # The recorder knows this was a --check run, for the report's drift.
+    assert data["check_mode"] is True
 
 
 def test_biostar_x_groups_give_their_host_roles_and_the_versions_default_mode(record):
