@@ -14,6 +14,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from xml.sax.saxutils import escape, quoteattr
 
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
     DIRECTIONS,
@@ -199,6 +200,17 @@ def service_settings(owner: str, name: str, purpose: str) -> Dict[str, Any]:
     if purpose:
         description += " " + purpose
     return {"short": "%s %s/%s" % (owner, protocol, port), "description": description, "ports": [[port, protocol]]}
+
+
+def service_xml(settings: Mapping[str, Any]) -> str:
+    """A service definition file as firewalld reads it from /etc/firewalld/services."""
+    port, protocol = settings["ports"][0]
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<service>\n'
+        "  <short>%s</short>\n  <description>%s</description>\n"
+        "  <port protocol=%s port=%s/>\n</service>\n"
+        % (escape(settings["short"]), escape(settings["description"]), quoteattr(protocol), quoteattr(port))
+    )
 
 
 def policy_settings(owner: str) -> Dict[str, Any]:

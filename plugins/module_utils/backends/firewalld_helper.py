@@ -205,18 +205,25 @@ def edit(fw, layer, kind, name, change):
 
 
 def write(request):
-    """Run the steps in order: define, edit, delete, reload. Stop at the first failure."""
+    """Run the steps in order: define, edit, delete, reload. Stop at the first failure.
+
+    With ``files`` (many new definitions while the daemon runs, so a reload follows anyway)
+    the permanent steps go straight to the files through the offline code, which costs the
+    same for 4 definitions or 400, and the reload loads them.
+    """
     fw = connect(request["offline"])
     if fw is None:
         raise RuntimeError("firewalld stopped while the change was prepared")
+    permanent = Offline() if fw.running and request.get("files") else fw
     for index, step in enumerate(request["steps"]):
+        where = fw if step.get("layer") == "runtime" else permanent
         try:
             if step["do"] == "define":
-                fw.define(step["kind"], step["name"], step["settings"])
+                where.define(step["kind"], step["name"], step["settings"])
             elif step["do"] == "edit":
-                edit(fw, step["layer"], step["kind"], step["name"], step)
+                edit(where, step["layer"], step["kind"], step["name"], step)
             elif step["do"] == "delete":
-                fw.delete(step["kind"], step["name"])
+                where.delete(step["kind"], step["name"])
             else:
                 fw.reload()
         except Exception as error:

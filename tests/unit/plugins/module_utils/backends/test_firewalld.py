@@ -20,6 +20,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     BackendError,
     BackendOptions,
     CommandResult,
+    HostFiles,
     Runner,
     Target,
 )
@@ -65,12 +66,40 @@ class HelperReplay(ReplayRunner):
         return result
 
 
-def replay(name, calls=None):
+class MemoryFiles(HostFiles):
+    def __init__(self):
+        self.texts = {}
+
+    def read(self, path):
+        return self.texts.get(path)
+
+    def write(self, path, text):
+        self.texts[path] = text
+
+    def remove(self, path):
+        self.texts.pop(path, None)
+
+    def isdir(self, path):
+        return False
+
+
+def with_files(files):
+    """FirewalldBackend writing host files into ``files`` (the recorder builds it with runner and options)."""
+
+    class Replayed(FirewalldBackend):
+        def __init__(self, runner, options):
+            super().__init__(runner, options, files)
+
+    return Replayed
+
+
+def replay(name, calls=None, files=None):
     session = load_session("firewalld", name)
     if calls is not None:
         session["calls"] = calls
     runner = HelperReplay(session["calls"], programs(session["calls"], DEFAULT_PROGRAMS))
-    return session, runner, drive(FirewalldBackend, runner, session)
+    runner.files = files if files is not None else MemoryFiles()
+    return session, runner, drive(with_files(runner.files), runner, session)
 
 
 def steps(runner, index=None):
@@ -184,6 +213,8 @@ def test_editing_changes_only_owned_services_and_rules_and_keeps_everything_else
 
 def test_a_failing_step_stops_the_helper_and_names_the_step(monkeypatch, capsys):
     class Failing:
+        running = False
+
         def define(self, kind, name, settings):
             pass
 
@@ -360,7 +391,7 @@ def test_apply_of_an_unchanged_set_writes_nothing():
     snapshot = backend.read()
     changes = backend.plan(snapshot, Target(snapshot.owned))
     assert backend.execute(changes) == []
-    assert (changes.actions, changes.payload, changes.persisted) == ((), (), ())
+    assert (changes.actions, changes.payload, changes.persisted) == ((), None, ())
     assert [r["action"] for r in runner.requests] == ["read"]
 
 
@@ -496,6 +527,17 @@ def test_offline_runs_write_the_permanent_configuration_without_the_daemon():
         assert all(r["offline"] for r in runner.requests if r["action"] != "state")
         assert answer_of(session, "read")["running"] is False
         assert all(s["do"] != "reload" and s.get("layer", "permanent") == "permanent" for s in steps(runner))
+    # Offline, definitions are written as files (through HostFiles) before the helper loads the configuration.
+    _session, runner, _outcome = replay("offline-mixed")
+    assert runner.requests[-1]["files"] is True
+    assert not any(s["do"] == "define" and s["kind"] == "service" for s in steps(runner))
+    xml = runner.files.texts["/etc/firewalld/services/biostar-hardening-udp51110.xml"]
+    assert '<port protocol="udp" port="51110"/>' in xml
+    assert "Owned by biostar-hardening" in xml and "BioStar device search" in xml
+    assert (
+        '<port protocol="tcp" port="6000-6010"/>'
+        in runner.files.texts["/etc/firewalld/services/biostar-hardening-tcp6000_6010.xml"]
+    )
     done = [summary(s) for s in steps(replay("offline-direct")[1])]
     assert any(s.startswith("permanent zone public") and "-biostar-hardening-udp51110" in s for s in done)
     assert any(s.startswith("permanent policy biostar-hardening") and "-biostar-hardening-tcp1480" in s for s in done)
@@ -529,10 +571,18 @@ def test_cost_in_processes_is_flat_in_the_number_of_rules():
     counts = []
     for count in (4, 256):
         rules = [{"protocol": "tcp", "port": 20000 + i, "direction": "inbound", "peers": []} for i in range(count)]
-        runner = Answers(empty, {"done": 1})
-        reconcile(FirewalldBackend(runner, BackendOptions()), Target(tuple(rules_from_dicts(rules))), None, False)
+        runner, files = Answers(empty, {"done": 1}), MemoryFiles()
+        backend = with_files(files)(runner, BackendOptions())
+        reconcile(backend, Target(tuple(rules_from_dicts(rules))), None, False)
         counts.append([r["action"] for r in runner.requests])
-        assert len(runner.requests[1]["steps"]) == count + 2  # definitions, one zone edit, one reload
+        written = runner.requests[1]
+        if count == 4:
+            # A few definitions go over D-Bus, one call each; no file is written by the backend.
+            assert (written["files"], len(written["steps"]), files.texts) == (False, 4 + 2, {})
+        else:
+            # Many: the definitions are files, then one zone edit and the reload they need anyway.
+            assert written["files"] is True and [s["do"] for s in written["steps"]] == ["edit", "reload"]
+            assert len(files.texts) == 256
     assert counts == [["read", "write"], ["read", "write"]]
 
 
