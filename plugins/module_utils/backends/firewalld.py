@@ -31,9 +31,9 @@ One process per step
     configuration code (what ``firewall-offline-cmd`` runs) while it is stopped. A zone or
     policy is written with one call per configuration. firewalld checks its whole
     configuration for every definition it adds, so when the daemon is stopped, or when many
-    definitions are new and the reload they need follows anyway, the backend writes the
-    owned service files itself (through ``self.files``) and the helper only edits the zone
-    and policy and reloads: the cost stays flat from 4 rules to 256.
+    definitions are new, the backend writes the owned service files itself (through
+    ``self.files``) and the helper only edits the zone and policy and, with the daemon
+    running, reloads once to load them: the cost stays flat from 4 rules to 256.
 
 Runtime and permanent
     Zone and policy changes go to the permanent and to the runtime configuration without a
@@ -94,8 +94,9 @@ WHERE = (("inbound", "zone"), ("outbound", "policy"))
 HELPER_CALL = "\nmain(%r)\n"
 NO_PYTHON = "python3 not found: the firewalld backend talks to firewalld through python3 and its bindings"
 RELOADED = "firewalld was reloaded to load new owned definitions; runtime-only changes made by other tools were dropped"
-# More new definitions than this, with the reload they need anyway: write them as files rather
-# than one D-Bus call each (about 17 ms apiece, and firewalld checks its whole configuration on each).
+# More new permanent definitions than this: write them as files and reload once, rather than one
+# D-Bus call each (about 17 ms apiece: firewalld checks its whole configuration on each, and its
+# file watcher, 5 s behind, races a long run of them).
 BULK_DEFINITIONS = 8
 PERSIST_IGNORED = "persist=false has no effect on firewalld: it defines services only in its permanent configuration"
 
@@ -262,7 +263,8 @@ class FirewalldBackend(Backend):
         permanent = view.layers[PERMANENT]
         needed = wanted.service_names()
         change = Steps([], [], {})
-        for name in sorted(needed - view.defined[PERMANENT]):
+        create = sorted(needed - view.defined[PERMANENT])
+        for name in create:
             settings = service_settings(owner, name, purposes.get(name, ""))
             path = config_path("service", name)
             change.add("permanent: define service %s" % name, path, **define("service", name, settings))
@@ -277,37 +279,29 @@ class FirewalldBackend(Backend):
         if permanent.policy and not permanent.policy_foreign and not wanted.policy:
             path = config_path("policy", owner)
             change.add("permanent: delete policy %s" % owner, path, False, **delete("policy", owner))
+        bulk = len(create) > BULK_DEFINITIONS
         if view.running:
-            self._runtime(view, wanted, names, change)
+            self._runtime(view, wanted, names, change, bulk)
         return Changeset(
             actions=tuple(change.words),
             persisted=tuple(path if kept else "%s (removed)" % path for path, kept in change.files.items()),
             warnings=snapshot.warnings,
-            payload=self._payload(view.running, change.steps),
+            payload={"steps": change.steps, "files": bulk or not view.running} if change.steps else None,
         )
 
     @staticmethod
-    def _runtime(view: View, wanted: Layer, names: Mapping[str, str], change: Steps) -> None:
+    def _runtime(view: View, wanted: Layer, names: Mapping[str, str], change: Steps, bulk: bool) -> None:
         runtime = view.layers[RUNTIME]
-        # A definition the runtime does not know yet, or a policy it lacks, comes only with a reload.
-        reload = bool(wanted.service_names() - view.defined[RUNTIME]) or (wanted.policy and not runtime.policy)
+        # A definition the runtime does not know yet, or a policy it lacks, comes only with a reload;
+        # so do many new permanent definitions, which are written as files (see BULK_DEFINITIONS).
+        unknown = wanted.service_names() - view.defined[RUNTIME]
+        reload = bulk or bool(unknown) or (wanted.policy and not runtime.policy)
         steps = Steps([], change.words, {})
         steps.edit(RUNTIME, runtime, wanted, names)
         if reload:
             change.add("runtime: reload firewalld to load new owned definitions", do="reload")
         else:
             change.steps.extend(steps.steps)
-
-    @staticmethod
-    def _payload(running: bool, steps: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-        """The write request; ``files``: service definitions go to disk directly, before the helper runs.
-
-        That is the case offline, and online when a reload follows anyway and there are many.
-        """
-        if not steps:
-            return None
-        many = sum(s["do"] == "define" for s in steps) > BULK_DEFINITIONS
-        return {"steps": steps, "files": not running or (steps[-1]["do"] == "reload" and many)}
 
     def execute(self, changes: Changeset) -> Sequence[str]:
         if not changes.payload:

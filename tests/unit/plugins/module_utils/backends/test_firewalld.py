@@ -615,3 +615,20 @@ def test_missing_zone_is_an_error_with_firewalld_words():
     _session, runner, outcome = replay("missing-zone")
     assert outcome["stderr"] == "Error: INVALID_ZONE: nosuch"
     assert steps(runner) == []
+
+
+def test_many_new_definitions_are_files_and_one_reload_even_when_the_runtime_knows_them():
+    # After state=absent the runtime keeps the definitions until a reload; adding 256 back must
+    # still not define them one D-Bus call at a time.
+    answer = answer_of(load_session("firewalld", "absent-again"), "read")
+    names = ["biostar-hardening-tcp%d" % (20000 + i) for i in range(256)]
+    answer["layers"]["runtime"]["defined"] = names
+    rules = [{"protocol": "tcp", "port": 20000 + i, "direction": "inbound", "peers": []} for i in range(256)]
+    runner, files = Answers(answer, {"done": 1}), MemoryFiles()
+    outcome = reconcile(
+        with_files(files)(runner, BackendOptions()), Target(tuple(rules_from_dicts(rules))), None, False
+    )
+    written = runner.requests[1]
+    assert written["files"] is True and [s["do"] for s in written["steps"]] == ["edit", "reload"]
+    assert sorted(files.texts) == sorted("/etc/firewalld/services/%s.xml" % n for n in names)
+    assert outcome.warnings == (RELOADED,)
