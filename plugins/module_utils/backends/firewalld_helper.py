@@ -244,5 +244,5 @@ def main(text):
         message = error.get_dbus_message() if hasattr(error, "get_dbus_message") else str(error)
         sys.stderr.write("Error: %s\n" % message)
         sys.stdout.write(json.dumps({"error": message, "step": getattr(error, "step", None)}))
-        sys.exit(1)
+        raise SystemExit(1) from error
     sys.stdout.write(json.dumps(answer, sort_keys=True))
