@@ -27,10 +27,13 @@ description:
     C(OUTPUT) tagged with C(-m comment --comment <owner>). Each family changes in one
     C(iptables-restore --noflush) (or C(ip6tables-restore)) transaction; when the second
     family fails, the first is put back."
-  - "B(ufw:) ufw rules whose comment starts with the owner. ufw's default policy is never
-    changed and ufw is never enabled."
-  - "B(firewalld:) owned configuration in the zone, permanent and runtime alike, written
-    with C(firewall-offline-cmd) when the daemon is not running."
+  - "B(ufw:) ufw rules whose comment starts with the owner, written into ufw's own rule files
+    and loaded into ufw's user chains with one C(iptables-restore -n) per family when ufw is
+    active. ufw's default policy is never changed and ufw is never enabled."
+  - "B(firewalld:) owned configuration in the zone, permanent and runtime alike, changed by
+    one helper process per step over D-Bus; many new definitions are written as files and
+    loaded with one reload. When the daemon is not running, firewalld's offline configuration
+    code (what C(firewall-offline-cmd) runs) writes the permanent configuration."
   - The address family follows the peers. A rule without peers applies to IPv4 and IPv6.
   - "B(Lockout guard:) an owned rule that carries the current SSH session (the port and
     client from C(SSH_CONNECTION) on the target, also found through the parent processes
@@ -245,7 +248,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.detect 
     DetectionError,
     select_backend,
 )
-from ansible_collections.biostar.hardening.plugins.module_utils.engine import ReconcileError, drive, reconcile
+from ansible_collections.biostar.hardening.plugins.module_utils.engine import ReconcileError, reconcile
 from ansible_collections.biostar.hardening.plugins.module_utils.lockout import (
     LockoutError,
     Session,
@@ -332,8 +335,8 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     except DetectionError as exc:
         fail(str(exc))
     result.update(backend=selection.name, filtering=selection.filtering)
-    backend = drive(
-        selection.backend(runner, BackendOptions(owner=params["owner"], zone=params["zone"], persist=params["persist"]))
+    backend = selection.backend(
+        runner, BackendOptions(owner=params["owner"], zone=params["zone"], persist=params["persist"])
     )
     if target.baseline is not None and not backend.supports_baseline:
         fail("baseline: not supported with backend %s; it is supported with nftables and iptables" % selection.name)
