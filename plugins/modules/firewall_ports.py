@@ -61,7 +61,8 @@ options:
   zone:
     description:
       - The firewalld zone to put the rules in. Default is firewalld's default zone.
-      - Only used by the firewalld backend.
+      - Only used by the firewalld backend, but checked with every backend.
+      - 1 to 17 letters, digits, C(_) or C(-).
     type: str
   persist:
     description:
@@ -101,6 +102,16 @@ options:
       - When the current SSH session is known, its port must be in the list.
     type: list
     elements: int
+  lock_timeout:
+    description:
+      - Seconds to wait for another run of this module on the same host to finish.
+      - Runs on one host take a host-wide lock (C(/run/lock/biostar-hardening-firewall.lock))
+        for the whole read, plan, apply and persist sequence, whatever their owner, so two
+        converges started at once end in one of the requested rule sets, never a mix.
+      - When the lock stays taken longer, the task fails naming the lock file and changes nothing.
+      - 0 tries once and does not wait.
+    type: int
+    default: 60
 notes:
   - Check mode predicts exactly what a real run would change, including what would be
     persisted, and touches nothing.
@@ -246,6 +257,11 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.detect 
     select_backend,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.engine import ReconcileError, drive, reconcile
+from ansible_collections.biostar.hardening.plugins.module_utils.host_lock import (
+    DEFAULT_TIMEOUT,
+    HostLockError,
+    host_lock,
+)
 from ansible_collections.biostar.hardening.plugins.module_utils.lockout import (
     LockoutError,
     Session,
@@ -258,6 +274,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules impo
     RuleError,
     rules_from_dicts,
     validate_owner,
+    validate_zone,
 )
 
 ARGUMENT_SPEC = dict(
@@ -269,6 +286,7 @@ ARGUMENT_SPEC = dict(
     persist=dict(type="bool", default=True),
     baseline=dict(type="bool", default=False),
     management_ports=dict(type="list", elements="int"),
+    lock_timeout=dict(type="int", default=DEFAULT_TIMEOUT),
 )
 
 
@@ -301,6 +319,8 @@ def rule_dicts(rules: Sequence[Rule]) -> List[Dict[str, Any]]:
 def desired_target(params: Dict[str, Any], session: Optional[Session]) -> Target:
     """The validated Target from the module options; RuleError or LockoutError when they are wrong."""
     validate_owner(params["owner"])
+    if params["zone"] is not None:
+        validate_zone(params["zone"])
     if params["state"] == "absent":
         return Target((), False, None)
     items = [{k: v for k, v in (item or {}).items() if v is not None} for item in params["rules"] or []]
@@ -339,7 +359,10 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         fail("baseline: not supported with backend %s; it is supported with nftables and iptables" % selection.name)
 
     try:
-        outcome = reconcile(backend, target, session, module.check_mode)
+        with host_lock(params["lock_timeout"]):
+            outcome = reconcile(backend, target, session, module.check_mode)
+    except HostLockError as exc:
+        fail(str(exc), selection.warnings)
     except LockoutError as exc:
         fail(str(exc), selection.warnings)
     except ReconcileError as exc:

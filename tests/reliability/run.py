@@ -162,7 +162,9 @@ class Suite:
         try:
             return json.loads(proc.stdout)
         except ValueError:
-            raise RuntimeError("ansible-playbook %s: %s\n%s" % (playbook, proc.stdout[-3000:], proc.stderr[-3000:]))
+            raise RuntimeError(
+                "ansible-playbook %s: %s\n%s" % (playbook, proc.stdout[-3000:], proc.stderr[-3000:])
+            ) from None
 
     def converge(self, hosts: Dict[str, Dict[str, Any]], extra: Optional[Dict[str, Any]] = None, **kw: Any):
         """firewall_ports on each host with its own `rel_args`; returns {host: result}."""
@@ -191,9 +193,21 @@ class Suite:
         full = PREFIX + name
         podman("rm", "-f", "-t", "0", full, check=False)
         podman(
-            "run", "-d", "--init", "--name", full, "--hostname", name,
-            "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", IMAGE, "sleep", "infinity",
-        )  # fmt: skip
+            "run",
+            "-d",
+            "--init",
+            "--name",
+            full,
+            "--hostname",
+            name,
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-add",
+            "NET_RAW",
+            IMAGE,
+            "sleep",
+            "infinity",
+        )
         self.containers.append(full)
         return full
 
@@ -268,8 +282,12 @@ def case_tasks(case: Dict[str, Any]) -> List[Dict[str, Any]]:
                 }
             ],
             "always": [
-                {"name": "snapshot", "ansible.builtin.command": {"argv": ["sh", "-c", SNAPSHOT]},
-                 "register": "rel_snap", "changed_when": False},  # fmt: skip
+                {
+                    "name": "snapshot",
+                    "ansible.builtin.command": {"argv": ["sh", "-c", SNAPSHOT]},
+                    "register": "rel_snap",
+                    "changed_when": False,
+                },
                 {"name": "record", "ansible.builtin.set_fact": {"rel_results": record}},
             ],
         }
@@ -278,15 +296,23 @@ def case_tasks(case: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 def bad_input_play(host: str, cases: List[Dict[str, Any]], out: str) -> Dict[str, Any]:
     tasks: List[Dict[str, Any]] = [
-        {"name": "snapshot before", "ansible.builtin.command": {"argv": ["sh", "-c", SNAPSHOT]},
-         "register": "rel_snap", "changed_when": False},  # fmt: skip
+        {
+            "name": "snapshot before",
+            "ansible.builtin.command": {"argv": ["sh", "-c", SNAPSHOT]},
+            "register": "rel_snap",
+            "changed_when": False,
+        },
         {"name": "start", "ansible.builtin.set_fact": {"rel_results": [], "rel_initial": "{{ rel_snap.stdout }}"}},
     ]
     for case in cases:
         tasks.extend(case_tasks(case))
     # The control: a valid input through the same path must change the snapshot, or
     # the comparison proves nothing.
-    control = {"id": "control-valid-input", "where": "firewall_ports", "args": {"rules": [{"protocol": "tcp", "port": 4321}]}}
+    control = {
+        "id": "control-valid-input",
+        "where": "firewall_ports",
+        "args": {"rules": [{"protocol": "tcp", "port": 4321}]},
+    }
     tasks.extend(case_tasks(control))
     tasks.append(
         {
@@ -327,8 +353,16 @@ def part_bad_input(suite: Suite, hosts: Dict[str, str]) -> None:
         book = suite.playbook("bad-%s.yml" % backend, [bad_input_play(container, mine, out)])
         inventory = suite.inventory({container: {}})
         args = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, book]
-        procs.append((backend, mine, out, subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=suite.env(), cwd=suite.workdir)))  # fmt: skip
+        procs.append(
+            (
+                backend,
+                mine,
+                out,
+                subprocess.Popen(
+                    args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=suite.env(), cwd=suite.workdir
+                ),
+            )
+        )
     failures = []
     total = clear = 0
     by_where: Dict[str, List[int]] = {}
@@ -353,16 +387,30 @@ def part_bad_input(suite: Suite, hosts: Dict[str, str]) -> None:
                 failures.append("%s (%s on %s): %s" % (case["id"], case["where"], backend, why))
         control = results["control-valid-input"]
         live = not control["failed"] and control["ruleset"] != before
-        suite.row("bad input", "control on %s: a valid rule through the same path changes the snapshot" % backend,
-                  live, "changed" if live else "unchanged", control.get("msg", ""))  # fmt: skip
+        suite.row(
+            "bad input",
+            "control on %s: a valid rule through the same path changes the snapshot" % backend,
+            live,
+            "changed" if live else "unchanged",
+            control.get("msg", ""),
+        )
     print("%d of %d refused clearly" % (clear, total))
     for line in failures:
         print("  NOT CLEAR: " + line)
     for where, (good, count) in sorted(by_where.items()):
-        suite.row("bad input", "%s cases refused before the host changed, message names option, value, valid values"
-                  % where, good == count, "%d of %d" % (good, count))  # fmt: skip
-    suite.row("bad input", "all bad inputs (at least 40)", clear == total and total >= 40,
-              "%d of %d refused clearly" % (clear, total), "; ".join(failures))  # fmt: skip
+        suite.row(
+            "bad input",
+            "%s cases refused before the host changed, message names option, value, valid values" % where,
+            good == count,
+            "%d of %d" % (good, count),
+        )
+    suite.row(
+        "bad input",
+        "all bad inputs (at least 40)",
+        clear == total and total >= 40,
+        "%d of %d refused clearly" % (clear, total),
+        "; ".join(failures),
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -403,16 +451,22 @@ def rule_set(index: int, size: int = 3) -> List[int]:
 def concurrency_round(suite: Suite, container: str, backend: str, runs: int, **kw: Any) -> Dict[str, Any]:
     suite.reset(container, backend)
     hosts = {
-        "run%d" % i: {"ansible_host": container, "rel_args": {
-            "rules": [{"protocol": "tcp", "port": p} for p in rule_set(i)], "backend": backend,
-            **({"lock_timeout": kw["lock_timeout"]} if "lock_timeout" in kw else {})}}
+        "run%d" % i: {
+            "ansible_host": container,
+            "rel_args": {
+                "rules": [{"protocol": "tcp", "port": p} for p in rule_set(i)],
+                "backend": backend,
+                **({"lock_timeout": kw["lock_timeout"]} if "lock_timeout" in kw else {}),
+            },
+        }
         for i in range(runs)
-    }  # fmt: skip
+    }
     results = suite.converge(hosts, **{k: v for k, v in kw.items() if k in ("collection_root", "no_lock_option")})
     jumps, ports = owned_state(container, backend)
     wanted = [rule_set(i) for i in range(runs)]
     families = list(ports.values())
-    one_set = len(families) == 2 and families[0] == families[1] and families[0] in wanted
+    expected_families = 1 if backend == "nftables" else 2  # one inet table, or v4 and v6
+    one_set = len(families) == expected_families and all(f == families[0] for f in families) and families[0] in wanted
     failed = {h: r.get("msg", "") for h, r in results.items() if r.get("failed")}
     unclear = {h: m for h, m in failed.items() if "lock" not in m.lower()}
     return {"jumps": jumps, "ports": ports, "one_set": one_set, "failed": failed, "unclear": unclear}
@@ -425,16 +479,24 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
             seen = []
             for _ in range(rounds):
                 for runs in (2, 5):
-                    r = concurrency_round(suite, container, backend, runs, collection_root=baseline_root,
-                                          no_lock_option=True)  # fmt: skip
+                    r = concurrency_round(
+                        suite, container, backend, runs, collection_root=baseline_root, no_lock_option=True
+                    )
                     broken = r["jumps"] != 2 or not r["one_set"] or r["failed"]
                     bad += bool(broken)
                     if broken:
-                        seen.append("%d runs: %d jumps, ports %s, failed %s" % (runs, r["jumps"], r["ports"],
-                                                                                 sorted(r["failed"].values())))  # fmt: skip
+                        seen.append(
+                            "%d runs: %d jumps, ports %s, failed %s"
+                            % (runs, r["jumps"], r["ports"], sorted(r["failed"].values()))
+                        )
             print("  without the lock (%s): %d of %d rounds broken: %s" % (backend, bad, 2 * rounds, seen[:4]))
-            suite.row("concurrency", "without the host lock (informational), %s" % backend, True,
-                      "%d of %d rounds broken" % (bad, 2 * rounds), "; ".join(seen[:3]))  # fmt: skip
+            suite.row(
+                "concurrency",
+                "without the host lock (informational), %s" % backend,
+                True,
+                "%d of %d rounds broken" % (bad, 2 * rounds),
+                "; ".join(seen[:3]),
+            )
         for runs in (2, 5):
             good = 0
             notes = []
@@ -445,19 +507,34 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
                 good += ok
                 if not ok:
                     notes.append("jumps %d, ports %s, failed %s" % (r["jumps"], r["ports"], r["failed"]))
-            suite.row("concurrency", "%d converges at once with different rule sets, %s: one set, one jump, "
-                      "all succeed" % (runs, backend), good == rounds, "%d of %d rounds" % (good, rounds),
-                      "; ".join(notes[:2]))  # fmt: skip
+            suite.row(
+                "concurrency",
+                "%d converges at once with different rule sets, %s: one set, one jump, all succeed" % (runs, backend),
+                good == rounds,
+                "%d of %d rounds" % (good, rounds),
+                "; ".join(notes[:2]),
+            )
         # A bounded wait: with the lock held by someone else, the run fails, saying so.
         sh(container, "mkdir -p /run/lock; (flock /run/lock/biostar-hardening-firewall.lock sleep 20 &) ; sleep 0.5")
         began = time.monotonic()
-        r = suite.converge({"waiter": {"ansible_host": container, "rel_args": {
-            "rules": [{"protocol": "tcp", "port": 4000}], "backend": backend, "lock_timeout": 2}}})["waiter"]  # fmt: skip
+        r = suite.converge(
+            {
+                "waiter": {
+                    "ansible_host": container,
+                    "rel_args": {"rules": [{"protocol": "tcp", "port": 4000}], "backend": backend, "lock_timeout": 2},
+                }
+            }
+        )["waiter"]
         waited = time.monotonic() - began
         msg = r.get("msg", "")
         ok = bool(r.get("failed")) and "lock_timeout" in msg and "/run/lock/biostar-hardening-firewall.lock" in msg
-        suite.row("concurrency", "lock held elsewhere, lock_timeout=2, %s: fails with a clear message" % backend,
-                  ok and waited < 30, "failed after %.1fs" % waited if r.get("failed") else "did not fail", msg[:200])  # fmt: skip
+        suite.row(
+            "concurrency",
+            "lock held elsewhere, lock_timeout=2, %s: fails with a clear message" % backend,
+            ok and waited < 30,
+            "failed after %.1fs" % waited if r.get("failed") else "did not fail",
+            msg[:200],
+        )
         sh(container, "pkill -f 'flock /run/lock/biostar-hardening-firewall.lock' || true")
 
 
@@ -468,8 +545,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="badinput,concurrency,drift")
     parser.add_argument("--rounds", type=int, default=2, help="concurrency rounds per size")
-    parser.add_argument("--without-lock-from", metavar="DIR",
-                        help="also run the concurrency rounds with the collection at DIR (no lock), for comparison")  # fmt: skip
+    parser.add_argument(
+        "--without-lock-from",
+        metavar="DIR",
+        help="also run the concurrency rounds with the collection at DIR (no lock), for comparison",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the containers")
     options = parser.parse_args(argv)
     parts = options.parts.split(",")
