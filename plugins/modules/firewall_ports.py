@@ -230,6 +230,17 @@ persisted:
   type: list
   elements: str
   sample: [/etc/nftables.d/biostar-hardening.nft, /etc/nftables.conf]
+actions:
+  description:
+    - What the run changed (or, in check mode, would change) in the firewall, in words, one
+      entry per step: chains created or filled, jumps added or deleted, policies set. A run
+      that repairs drift (an owned rule, chain or jump removed by hand) says here what it put back.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - create chain inet filter biostar_hardening_in with 3 rules
+    - add jump inet filter input -> biostar_hardening_in
 diff:
   description: The owned rules before and after, one per line, with C(#) lines for jumps, policies and baseline rules.
   returned: when diff mode is on
@@ -332,7 +343,14 @@ def desired_target(params: Dict[str, Any], session: Optional[Session]) -> Target
 def run_module(module: AnsibleModule) -> Dict[str, Any]:
     params = module.params
     result: Dict[str, Any] = dict(
-        changed=False, backend=params["backend"], filtering=False, added=[], removed=[], rules=[], persisted=[]
+        changed=False,
+        backend=params["backend"],
+        filtering=False,
+        added=[],
+        removed=[],
+        rules=[],
+        persisted=[],
+        actions=[],
     )
 
     def fail(msg: str, warnings: Sequence[str] = (), **extra: Any) -> None:
@@ -378,6 +396,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         removed=rule_dicts(outcome.removed),
         rules=rule_dicts(outcome.after),
         persisted=list(outcome.persisted),
+        actions=list(outcome.actions),
     )
     if module._diff:
         result["diff"] = outcome.diff("%s rules of owner %s" % (selection.name, params["owner"]))

@@ -589,8 +589,94 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0 if all(r.passed for r in suite.rows) else 1
 
 
+DRIFT_RULES = [
+    {"protocol": "tcp", "port": 1470, "peers": ["10.0.0.0/8", "2001:db8::/32"]},
+    {"protocol": "tcp", "port": 1480},
+    {"protocol": "udp", "port": 51110},
+]
+
+# What a colleague might do by hand, per backend. Each leaves the host's own rules alone,
+# except the flush, which removes everything.
+DRIFT = {
+    "an owned rule deleted by hand": {
+        "nftables": "h=$(nft -a list chain inet filter biostar_hardening_in | sed -n 's/.*dport 1480 .*# handle //p');"
+        " nft delete rule inet filter biostar_hardening_in handle $h",
+        "iptables": "iptables -D BIOSTAR-INPUT $(iptables -S BIOSTAR-INPUT | grep -n 'dport 1480' | cut -d: -f1 | "
+        "awk '{print $1-1}')",
+    },
+    "the jump removed": {
+        "nftables": "h=$(nft -a list chain inet filter input | sed -n 's/.*jump biostar_hardening_in.*# handle //p');"
+        " nft delete rule inet filter input handle $h",
+        "iptables": "iptables -D INPUT -m comment --comment biostar-hardening -j BIOSTAR-INPUT",
+    },
+    "the owned chain and its jump removed": {
+        "nftables": "h=$(nft -a list chain inet filter input | sed -n 's/.*jump biostar_hardening_in.*# handle //p');"
+        " nft delete rule inet filter input handle $h; nft flush chain inet filter biostar_hardening_in;"
+        " nft delete chain inet filter biostar_hardening_in",
+        "iptables": "for t in iptables ip6tables; do $t -D INPUT -m comment --comment biostar-hardening"
+        " -j BIOSTAR-INPUT; $t -F BIOSTAR-INPUT; $t -X BIOSTAR-INPUT; done",
+    },
+    "the whole ruleset flushed": {"nftables": "nft flush ruleset", "iptables": "nft flush ruleset"},
+}
+
+
+def foreign(container: str, backend: str) -> str:
+    """The host's own rules: everything the owner did not create, as the firewall prints it."""
+    if backend == "nftables":
+        text = sh(container, "nft list table inet filter 2>/dev/null || true")
+    else:
+        text = sh(container, "iptables-save; ip6tables-save")
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    return "\n".join(line for line in text.splitlines() if "biostar" not in line.lower())
+
+
 def part_drift(suite: Suite, hosts: Dict[str, str]) -> None:
-    del suite, hosts
+    runs = {c: {"rel_args": {"rules": DRIFT_RULES, "backend": b}} for b, c in hosts.items()}
+    for backend, container in hosts.items():
+        suite.reset(container, backend)
+    first = suite.converge(runs)
+    if any(r.get("failed") for r in first.values()):
+        raise RuntimeError("drift: first converge failed: %s" % first)
+    reference = {b: (foreign(c, b), owned_state(c, b)) for b, c in hosts.items()}
+    for what, commands in DRIFT.items():
+        for backend, container in hosts.items():
+            sh(container, commands[backend])
+        drifted = {b: foreign(c, b) for b, c in hosts.items()}
+        repaired = suite.converge(runs)
+        again = suite.converge(runs)
+        for backend, container in hosts.items():
+            result = repaired[container]
+            jumps, ports = owned_state(container, backend)
+            ref_foreign, (ref_jumps, ref_ports) = reference[backend]
+            flushed = "flushed" in what
+            problems = []
+            if result.get("failed") or not result.get("changed"):
+                problems.append(
+                    "repair run: failed=%s changed=%s %s"
+                    % (result.get("failed"), result.get("changed"), result.get("msg", ""))
+                )
+            if not result.get("actions"):
+                problems.append("the result does not say what was repaired (actions empty)")
+            if sorted(set(map(tuple, ports.values()))) != sorted(set(map(tuple, ref_ports.values()))):
+                problems.append("owned ports %s, expected %s" % (ports, ref_ports))
+            if not flushed and jumps != ref_jumps:
+                problems.append("%d jumps, expected %d" % (jumps, ref_jumps))
+            # The host's own rules: as before the drift (untouched by the repair), and, except
+            # after a flush, as before the whole test.
+            now = foreign(container, backend)
+            if now != drifted[backend]:
+                problems.append("the repair changed the host's own rules")
+            if not flushed and now != ref_foreign:
+                problems.append("the host's own rules differ from before the drift")
+            if again[container].get("changed") or again[container].get("failed"):
+                problems.append("the next run was not a no-op: %s" % again[container].get("actions"))
+            suite.row(
+                "drift",
+                "%s, %s: restored, reported, nothing else touched" % (what, backend),
+                not problems,
+                "; ".join(result.get("actions") or [])[:90] or "-",
+                "; ".join(problems),
+            )
 
 
 def report(suite: Suite) -> None:
