@@ -564,23 +564,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         seeded = suite.converge(seed)
         if any(r.get("failed") or not r.get("changed") for r in seeded.values()):
             raise RuntimeError("seed converge failed: %s" % seeded)
-        if "badinput" in parts:
+        for name, run in (
+            ("badinput", lambda: part_bad_input(suite, hosts)),
+            ("concurrency", lambda: part_concurrency(suite, hosts, options.rounds, baseline_root(workdir, options))),
+            ("drift", lambda: part_drift(suite, hosts)),
+        ):
+            if name not in parts:
+                continue
             start = time.monotonic()
-            part_bad_input(suite, hosts)
-            suite.timings["bad input"] = time.monotonic() - start
-        if "concurrency" in parts:
-            start = time.monotonic()
-            root = None
-            if options.without_lock_from:
-                root = os.path.join(workdir, "baseline-collections")
-                os.makedirs(os.path.join(root, "ansible_collections", "biostar"))
-                os.symlink(options.without_lock_from, os.path.join(root, "ansible_collections", "biostar", "hardening"))
-            part_concurrency(suite, hosts, options.rounds, root)
-            suite.timings["concurrency"] = time.monotonic() - start
-        if "drift" in parts:
-            start = time.monotonic()
-            part_drift(suite, hosts)
-            suite.timings["drift"] = time.monotonic() - start
+            try:
+                run()
+            except Exception as exc:  # one broken part must not hide the figures of the others
+                suite.row(name, "%s part ran to the end" % name, False, "error", "%s: %s" % (type(exc).__name__, exc))
+            suite.timings[name] = time.monotonic() - start
     finally:
         suite.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -628,6 +624,18 @@ def foreign(container: str, backend: str) -> str:
         text = sh(container, "iptables-save; ip6tables-save")
         text = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
     return "\n".join(line for line in text.splitlines() if "biostar" not in line.lower())
+
+
+def baseline_root(workdir: str, options: argparse.Namespace) -> Optional[str]:
+    """A collections path holding the collection at --without-lock-from, for comparison."""
+    if not options.without_lock_from:
+        return None
+    root = os.path.join(workdir, "baseline-collections")
+    os.makedirs(os.path.join(root, "ansible_collections", "biostar"), exist_ok=True)
+    link = os.path.join(root, "ansible_collections", "biostar", "hardening")
+    if not os.path.islink(link):
+        os.symlink(options.without_lock_from, link)
+    return root
 
 
 def part_drift(suite: Suite, hosts: Dict[str, str]) -> None:
