@@ -35,11 +35,11 @@ class HostLockTimeout(HostLockError):
     """Another run held the host lock for longer than the wait allowed."""
 
 
-def lock_path(dirs: Sequence[str] = LOCK_DIRS) -> str:
-    for directory in dirs:
+def lock_path(dirs: Optional[Sequence[str]] = None) -> str:
+    for directory in dirs or LOCK_DIRS:
         if os.path.isdir(directory):
             return os.path.join(directory, LOCK_NAME)
-    raise OSError(errno.ENOENT, "none of %s exists" % ", ".join(dirs))
+    raise OSError(errno.ENOENT, "none of %s exists" % ", ".join(dirs or LOCK_DIRS))
 
 
 def _holder(fd: int) -> str:

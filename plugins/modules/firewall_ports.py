@@ -233,8 +233,9 @@ persisted:
 actions:
   description:
     - What the run changed (or, in check mode, would change) in the firewall, in words, one
-      entry per step: chains created or filled, jumps added or deleted, policies set. A run
-      that repairs drift (an owned rule, chain or jump removed by hand) says here what it put back.
+      entry per step (chains created or filled, jumps added or deleted, policies set).
+    - A run that repairs drift (an owned rule, chain or jump removed by hand) says here what it
+      put back.
   returned: always
   type: list
   elements: str
