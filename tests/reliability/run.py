@@ -32,6 +32,9 @@ IMAGE = "localhost/biostar-hardening-base:latest"
 PREFIX = "biostar-rel-"
 OUTPUT = os.path.join(REPO, "tests", "output", "reliability.md")
 BACKENDS = ("nftables", "iptables")
+# Jumps into the owned input chain on a converged host: one from the inet table's input
+# chain (nftables), one from INPUT in each of IPv4 and IPv6 (iptables).
+JUMPS = {"nftables": 1, "iptables": 2}
 
 # The host's own firewall before the collection runs: default-deny input and a foreign
 # rule (tcp/2222 "user-rule") that must never change. Same shape as the molecule harness.
@@ -482,7 +485,7 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
                     r = concurrency_round(
                         suite, container, backend, runs, collection_root=baseline_root, no_lock_option=True
                     )
-                    broken = r["jumps"] != 2 or not r["one_set"] or r["failed"]
+                    broken = r["jumps"] != JUMPS[backend] or not r["one_set"] or r["failed"]
                     bad += bool(broken)
                     if broken:
                         seen.append(
@@ -503,7 +506,7 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
             for _ in range(rounds):
                 r = concurrency_round(suite, container, backend, runs)
                 # One jump per family: the inet table (nftables) or INPUT of v4 and v6 (iptables).
-                ok = r["jumps"] == (1 if backend == "nftables" else 2) and r["one_set"] and not r["failed"]
+                ok = r["jumps"] == JUMPS[backend] and r["one_set"] and not r["failed"]
                 good += ok
                 if not ok:
                     notes.append("jumps %d, ports %s, failed %s" % (r["jumps"], r["ports"], r["failed"]))
@@ -515,7 +518,12 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
                 "; ".join(notes[:2]),
             )
         # A bounded wait: with the lock held by someone else, the run fails, saying so.
-        sh(container, "mkdir -p /run/lock; (flock /run/lock/biostar-hardening-firewall.lock sleep 20 &) ; sleep 0.5")
+        # flock -o: the flock process alone holds the lock, so killing it releases the lock.
+        sh(
+            container,
+            "mkdir -p /run/lock; flock -o /run/lock/biostar-hardening-firewall.lock sleep 60 >/dev/null 2>&1 &"
+            " echo $! >/run/rel-holder.pid; sleep 0.5",
+        )
         began = time.monotonic()
         r = suite.converge(
             {
@@ -535,7 +543,7 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
             "failed after %.1fs" % waited if r.get("failed") else "did not fail",
             msg[:200],
         )
-        sh(container, "pkill -f 'flock /run/lock/biostar-hardening-firewall.lock' || true")
+        sh(container, "kill $(cat /run/rel-holder.pid)")
 
 
 # ---------------------------------------------------------------------------------------
@@ -618,12 +626,21 @@ DRIFT = {
 
 def foreign(container: str, backend: str) -> str:
     """The host's own rules: everything the owner did not create, as the firewall prints it."""
+    lines = []
     if backend == "nftables":
-        text = sh(container, "nft list table inet filter 2>/dev/null || true")
+        skipping = None
+        for line in sh(container, "nft list table inet filter 2>/dev/null || true").splitlines():
+            indent = line[: len(line) - len(line.lstrip())]
+            if skipping is None and line.strip().startswith("chain biostar"):
+                skipping = indent + "}"  # an owned chain: skip its block
+            elif skipping is not None:
+                skipping = None if line == skipping else skipping
+            elif "biostar" not in line:
+                lines.append(line)
     else:
         text = sh(container, "iptables-save; ip6tables-save")
-        text = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
-    return "\n".join(line for line in text.splitlines() if "biostar" not in line.lower())
+        lines = [line for line in text.splitlines() if not line.startswith("#") and "biostar" not in line.lower()]
+    return "\n".join(lines)
 
 
 def baseline_root(workdir: str, options: argparse.Namespace) -> Optional[str]:
@@ -672,7 +689,12 @@ def part_drift(suite: Suite, hosts: Dict[str, str]) -> None:
             # The host's own rules: as before the drift (untouched by the repair), and, except
             # after a flush, as before the whole test.
             now = foreign(container, backend)
-            if now != drifted[backend]:
+            if flushed and backend == "iptables":
+                # iptables creates the filter table and its built-in chains (policy ACCEPT)
+                # on first use; the host's own rules are the -A lines, and none may appear.
+                if [x for x in now.splitlines() if x.startswith("-A")] or "DROP" in now:
+                    problems.append("the repair added rules or a policy of its own: %s" % now)
+            elif now != drifted[backend]:
                 problems.append("the repair changed the host's own rules")
             if not flushed and now != ref_foreign:
                 problems.append("the host's own rules differ from before the drift")
