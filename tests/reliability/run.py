@@ -13,6 +13,7 @@ iptables ruleset.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import re
@@ -159,9 +160,12 @@ class Suite:
             yaml.safe_dump(plays, handle, sort_keys=False, width=10**6)
         return path
 
-    def ansible(self, playbook: str, inventory: str, collection_root: Optional[str] = None) -> Dict[str, Any]:
+    def ansible(self, playbook: str, inventory: str, collection_root: Optional[str] = None, keep: bool = False):
         args = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, playbook]
-        proc = subprocess.run(args, capture_output=True, text=True, env=self.env(collection_root), cwd=self.workdir)
+        env = self.env(collection_root)
+        if keep:
+            env.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_PIPELINING="False")
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=self.workdir)
         try:
             return json.loads(proc.stdout)
         except ValueError:
@@ -188,6 +192,7 @@ class Suite:
             self.playbook("converge.yml", [play]),
             self.inventory({h: dict(v, **(extra or {})) for h, v in hosts.items()}),
             kw.get("collection_root"),
+            kw.get("keep_remote_files", False),
         )
         return {host: result for host, result in out["plays"][0]["tasks"][0]["hosts"].items()}
 
@@ -451,6 +456,35 @@ def rule_set(index: int, size: int = 3) -> List[int]:
     return [30000 + index * 10 + i for i in range(size)]
 
 
+FIRE = (
+    "i=0; for f in /root/.ansible/tmp/ansible-tmp-*/AnsiballZ_firewall_ports.py; do i=$((i+1));"
+    " python3 $f >/tmp/rel-out.$i 2>&1 & done; wait;"
+    " for o in /tmp/rel-out.*; do cat $o; echo; echo '=====' ; done; rm -f /tmp/rel-out.*"
+)
+
+
+def simultaneous(suite: Suite, container: str, backend: str, hosts: Dict[str, Any], **kw: Any) -> Dict[str, Any]:
+    """Start the N module runs within milliseconds of each other, inside the container.
+
+    ansible-playbook's forks start N runs with tens to hundreds of milliseconds between
+    them, which mostly misses the race. So one playbook run leaves its N AnsiballZ
+    payloads on the host (ANSIBLE_KEEP_REMOTE_FILES, each with its own arguments), the
+    host goes back to its own firewall, and a shell starts all N payloads at once.
+    """
+    sh(container, "rm -rf /root/.ansible/tmp/ansible-tmp-*")
+    suite.converge(hosts, keep_remote_files=True, **kw)
+    suite.reset(container, backend)
+    text = sh(container, FIRE)
+    sh(container, "rm -rf /root/.ansible/tmp/ansible-tmp-*")
+    results = {}
+    for index, chunk in enumerate(part for part in text.split("=====") if part.strip()):
+        try:
+            results["run%d" % index] = json.loads(chunk.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            results["run%d" % index] = {"failed": True, "msg": "no result: " + chunk.strip()[-300:]}
+    return results
+
+
 def concurrency_round(suite: Suite, container: str, backend: str, runs: int, **kw: Any) -> Dict[str, Any]:
     suite.reset(container, backend)
     hosts = {
@@ -464,7 +498,11 @@ def concurrency_round(suite: Suite, container: str, backend: str, runs: int, **k
         }
         for i in range(runs)
     }
-    results = suite.converge(hosts, **{k: v for k, v in kw.items() if k in ("collection_root", "no_lock_option")})
+    results = simultaneous(
+        suite, container, backend, hosts, **{k: v for k, v in kw.items() if k in ("collection_root", "no_lock_option")}
+    )
+    if len(results) != runs:
+        raise RuntimeError("%d of %d runs reported: %s" % (len(results), runs, results))
     jumps, ports = owned_state(container, backend)
     wanted = [rule_set(i) for i in range(runs)]
     families = list(ports.values())
@@ -695,7 +733,8 @@ def part_drift(suite: Suite, hosts: Dict[str, str]) -> None:
                 if [x for x in now.splitlines() if x.startswith("-A")] or "DROP" in now:
                     problems.append("the repair added rules or a policy of its own: %s" % now)
             elif now != drifted[backend]:
-                problems.append("the repair changed the host's own rules")
+                delta = difflib.unified_diff(drifted[backend].splitlines(), now.splitlines(), lineterm="", n=1)
+                problems.append("the repair changed the host's own rules: %s" % " | ".join(list(delta)[2:]))
             if not flushed and now != ref_foreign:
                 problems.append("the host's own rules differ from before the drift")
             if again[container].get("changed") or again[container].get("failed"):
