@@ -36,6 +36,7 @@ BACKENDS = ("nftables", "iptables")
 # Jumps into the owned input chain on a converged host: one from the inet table's input
 # chain (nftables), one from INPUT in each of IPv4 and IPv6 (iptables).
 JUMPS = {"nftables": 1, "iptables": 2}
+LOCK = "/run/lock/biostar-hardening-firewall.lock"
 
 # The host's own firewall before the collection runs: default-deny input and a foreign
 # rule (tcp/2222 "user-rule") that must never change. Same shape as the molecule harness.
@@ -458,7 +459,7 @@ def rule_set(index: int, size: int = 3) -> List[int]:
 
 FIRE = (
     "i=0; for f in /root/.ansible/tmp/ansible-tmp-*/AnsiballZ_firewall_ports.py; do i=$((i+1));"
-    " python3 $f >/tmp/rel-out.$i 2>&1 & done; wait;"
+    ' python3 $f >/tmp/rel-out.$i 2>&1 & pids="$pids $!"; done; wait $pids;'
     " for o in /tmp/rel-out.*; do cat $o; echo; echo '=====' ; done; rm -f /tmp/rel-out.*"
 )
 
@@ -471,10 +472,15 @@ def simultaneous(suite: Suite, container: str, backend: str, hosts: Dict[str, An
     payloads on the host (ANSIBLE_KEEP_REMOTE_FILES, each with its own arguments), the
     host goes back to its own firewall, and a shell starts all N payloads at once.
     """
+    held = kw.pop("held", 0)
     sh(container, "rm -rf /root/.ansible/tmp/ansible-tmp-*")
     suite.converge(hosts, keep_remote_files=True, **kw)
     suite.reset(container, backend)
-    text = sh(container, FIRE)
+    # held: someone else holds the host lock for that many seconds as the runs start.
+    holder = "mkdir -p /run/lock; flock -o %s sleep %d & sleep 0.2; " % (LOCK, held) if held else ""
+    began = time.monotonic()
+    text = sh(container, holder + FIRE)
+    kw["elapsed"] = time.monotonic() - began
     sh(container, "rm -rf /root/.ansible/tmp/ansible-tmp-*")
     results = {}
     for index, chunk in enumerate(part for part in text.split("=====") if part.strip()):
@@ -482,6 +488,7 @@ def simultaneous(suite: Suite, container: str, backend: str, hosts: Dict[str, An
             results["run%d" % index] = json.loads(chunk.strip().splitlines()[-1])
         except (ValueError, IndexError):
             results["run%d" % index] = {"failed": True, "msg": "no result: " + chunk.strip()[-300:]}
+    results["elapsed"] = {"seconds": kw["elapsed"]}
     return results
 
 
@@ -499,8 +506,13 @@ def concurrency_round(suite: Suite, container: str, backend: str, runs: int, **k
         for i in range(runs)
     }
     results = simultaneous(
-        suite, container, backend, hosts, **{k: v for k, v in kw.items() if k in ("collection_root", "no_lock_option")}
+        suite,
+        container,
+        backend,
+        hosts,
+        **{k: v for k, v in kw.items() if k in ("collection_root", "no_lock_option", "held")},
     )
+    elapsed = results.pop("elapsed")["seconds"]
     if len(results) != runs:
         raise RuntimeError("%d of %d runs reported: %s" % (len(results), runs, results))
     jumps, ports = owned_state(container, backend)
@@ -510,7 +522,14 @@ def concurrency_round(suite: Suite, container: str, backend: str, runs: int, **k
     one_set = len(families) == expected_families and all(f == families[0] for f in families) and families[0] in wanted
     failed = {h: r.get("msg", "") for h, r in results.items() if r.get("failed")}
     unclear = {h: m for h, m in failed.items() if "lock" not in m.lower()}
-    return {"jumps": jumps, "ports": ports, "one_set": one_set, "failed": failed, "unclear": unclear}
+    return {
+        "jumps": jumps,
+        "ports": ports,
+        "one_set": one_set,
+        "failed": failed,
+        "unclear": unclear,
+        "elapsed": elapsed,
+    }
 
 
 def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_root: Optional[str]) -> None:
@@ -555,6 +574,18 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
                 "%d of %d rounds" % (good, rounds),
                 "; ".join(notes[:2]),
             )
+        # Serialized, not refused: five runs that start while another holds the lock for
+        # 5 s all wait for it (they alone take about 2 s), then all succeed, ending in one
+        # set with one jump.
+        r = concurrency_round(suite, container, backend, 5, held=5)
+        ok = r["jumps"] == JUMPS[backend] and r["one_set"] and not r["failed"] and r["elapsed"] >= 4.8
+        suite.row(
+            "concurrency",
+            "5 converges started while the lock is held for 5 s, %s: all wait, then succeed, one set" % backend,
+            ok,
+            "done after %.1fs" % r["elapsed"],
+            "jumps %d, ports %s, failed %s" % (r["jumps"], r["ports"], r["failed"]),
+        )
         # A bounded wait: with the lock held by someone else, the run fails, saying so.
         # flock -o: the flock process alone holds the lock, so killing it releases the lock.
         sh(
@@ -673,7 +704,8 @@ def foreign(container: str, backend: str) -> str:
                 skipping = indent + "}"  # an owned chain: skip its block
             elif skipping is not None:
                 skipping = None if line == skipping else skipping
-            elif "biostar" not in line:
+            elif "biostar" not in line and line.strip():
+                # Blank lines only separate chains: nft adds one when a chain comes back.
                 lines.append(line)
     else:
         text = sh(container, "iptables-save; ip6tables-save")
