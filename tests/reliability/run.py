@@ -166,7 +166,7 @@ class Suite:
         env = self.env(collection_root)
         if keep:
             env.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_PIPELINING="False")
-        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=self.workdir)
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=self.workdir, check=False)
         try:
             return json.loads(proc.stdout)
         except ValueError:
@@ -195,7 +195,7 @@ class Suite:
             kw.get("collection_root"),
             kw.get("keep_remote_files", False),
         )
-        return {host: result for host, result in out["plays"][0]["tasks"][0]["hosts"].items()}
+        return dict(out["plays"][0]["tasks"][0]["hosts"])
 
     # --- containers ---------------------------------------------------------------------
     def start(self, name: str) -> str:
@@ -537,7 +537,7 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
         if baseline_root:
             bad = 0
             seen = []
-            for _ in range(rounds):
+            for _round in range(rounds):
                 for runs in (2, 5):
                     r = concurrency_round(
                         suite, container, backend, runs, collection_root=baseline_root, no_lock_option=True
@@ -560,7 +560,7 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
         for runs in (2, 5):
             good = 0
             notes = []
-            for _ in range(rounds):
+            for _round in range(rounds):
                 r = concurrency_round(suite, container, backend, runs)
                 # One jump per family: the inet table (nftables) or INPUT of v4 and v6 (iptables).
                 ok = r["jumps"] == JUMPS[backend] and r["one_set"] and not r["failed"]
