@@ -22,9 +22,12 @@ PORT_MIN = 1
 PORT_MAX = 65535
 
 # The owner tag ends up in nftables/iptables chain names and comments, ufw comments and
-# firewalld service and policy names; this is what all of them accept.
-OWNER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
-OWNER_VALID = "1-40 letters, digits, '_' or '-', starting with a letter or digit"
+# firewalld service and policy names. This is what all of them accept AND what maps one
+# to one onto them: nftables turns '-' into '_', iptables upper-cases and allows 28
+# characters for a chain, so '_', capitals or a longer owner would let two owners share
+# a chain and touch each other's rules.
+OWNER_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+OWNER_VALID = "1-20 lowercase letters, digits, or '-', starting with a letter"
 # A firewalld zone name: what firewalld itself accepts (it caps zone names at 17).
 ZONE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,17}$")
 ZONE_VALID = "1-17 letters, digits, '_' or '-' (a firewalld zone name)"

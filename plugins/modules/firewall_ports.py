@@ -58,7 +58,8 @@ options:
     description:
       - The tag that marks the rules this module owns, in rule comments, chain names and
         descriptions. Two owners never touch each other's rules.
-      - 1 to 40 letters, digits, C(_) or C(-), starting with a letter or digit.
+      - 1 to 20 lowercase letters, digits or C(-), starting with a letter. Chain, table and
+        service names derive from it one to one, so two owners never share a chain.
     type: str
     default: biostar-hardening
   zone:

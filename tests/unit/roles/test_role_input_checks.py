@@ -35,7 +35,16 @@ def test_role_pattern_is_the_module_pattern():
 
 @pytest.mark.parametrize(
     "owner,ok",
-    [("biostar-hardening", True), ("a", True), ("a" * 40, True), ("a" * 41, False), ("-x", False), ("a/b", False)],
+    [
+        ("biostar-hardening", True),
+        ("a", True),
+        ("a" * 20, True),
+        ("a" * 21, False),
+        ("-x", False),
+        ("a/b", False),
+        ("a_b", False),
+        ("A-B", False),
+    ],
 )
 def test_role_pattern_decides_like_the_module(owner, ok):
     pattern = re.search(r"match\('([^']*)'\)", owner_task()["when"]).group(1)
