@@ -272,6 +272,13 @@ FILTERED = "filtered"
 OPEN_FILTERED = "open|filtered"
 ERROR = "error"
 
+# What silence (the detail takes the timeout) and a refusal mean, per protocol: a reachable
+# TCP port answers the handshake either way, so silence is a drop; a UDP listener may say nothing.
+TCP_SILENCE = (FILTERED, "no answer within %ss (dropped, or the host is down)")
+TCP_REFUSAL = (CLOSED, "connection refused (host reachable; nothing listens, or a firewall rejects)")
+UDP_SILENCE = (OPEN_FILTERED, "no reply and no ICMP error within %ss (a silent listener, or dropped)")
+UDP_REFUSAL = (CLOSED, "ICMP port unreachable (host reachable; nothing listens, or a firewall rejects)")
+
 
 def _socket_probe(
     kind: int,
@@ -308,15 +315,7 @@ def probe_tcp(sockaddr: Tuple[Any, ...], family: int, timeout: float) -> Tuple[s
         sock.connect(sockaddr)
         return OPEN, "TCP connection accepted"
 
-    return _socket_probe(
-        socket.SOCK_STREAM,
-        sockaddr,
-        family,
-        timeout,
-        connect,
-        silence=(FILTERED, "no answer within %ss (dropped, or the host is down)"),
-        refusal=(CLOSED, "connection refused (host reachable; nothing listens, or a firewall rejects)"),
-    )
+    return _socket_probe(socket.SOCK_STREAM, sockaddr, family, timeout, connect, TCP_SILENCE, TCP_REFUSAL)
 
 
 def probe_udp(sockaddr: Tuple[Any, ...], family: int, timeout: float, payload: bytes) -> Tuple[str, str]:
@@ -327,15 +326,7 @@ def probe_udp(sockaddr: Tuple[Any, ...], family: int, timeout: float, payload: b
         data = sock.recv(UDP_REPLY_MAX)
         return OPEN, "reply of %d bytes" % len(data)
 
-    return _socket_probe(
-        socket.SOCK_DGRAM,
-        sockaddr,
-        family,
-        timeout,
-        send_and_listen,
-        silence=(OPEN_FILTERED, "no reply and no ICMP error within %ss (a silent listener, or dropped)"),
-        refusal=(CLOSED, "ICMP port unreachable (host reachable; nothing listens, or a firewall rejects)"),
-    )
+    return _socket_probe(socket.SOCK_DGRAM, sockaddr, family, timeout, send_and_listen, UDP_SILENCE, UDP_REFUSAL)
 
 
 def counts_as(state: str, no_answer_means: str) -> str:
