@@ -20,7 +20,7 @@ import os
 import re
 import sys
 import tempfile
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
@@ -593,90 +593,103 @@ def _attrs(values: Dict[str, Any]) -> str:
     return "".join(" %s=%s" % (key, quoteattr(str(value))) for key, value in values.items() if value is not None)
 
 
-def render_junit(report: Dict[str, Any]) -> str:
-    """A failing probe check is a <failure>; a host that is exposed or drifted is a
-    <failure>; a firewall task that failed, an unreachable host or a probe with no result
-    is an <error>. One <testcase> per host and one per probe check."""
-    timestamp = report["generated"].rstrip("Z")
-    host_cases = []
-    probe_cases = []
-    for host in report["hosts"]:
-        problems = [issue for issue in host["issues"] if issue["kind"] not in PROBE_KINDS]
-        errors = [issue for issue in problems if issue["severity"] == "failure"]
-        failures = [issue for issue in problems if issue["severity"] != "failure"]
-        body = ""
-        if errors:
-            body = "<error%s>%s</error>" % (
-                _attrs({"message": errors[0]["message"], "type": errors[0]["kind"]}),
-                xml_escape("\n".join(issue["message"] for issue in errors)),
+class _Case(NamedTuple):
+    """One <testcase> and whether it counts as a failure or an error in its suite's totals."""
+
+    failure: bool
+    error: bool
+    xml: str
+
+
+def _tally(cases: Sequence[_Case]) -> Dict[str, int]:
+    return {
+        "tests": len(cases),
+        "failures": sum(1 for case in cases if case.failure),
+        "errors": sum(1 for case in cases if case.error),
+    }
+
+
+def _testcase(classname: str, name: str, body: str, out: str) -> str:
+    return '    <testcase%s time="0">%s<system-out>%s</system-out></testcase>' % (
+        _attrs({"classname": classname, "name": name}),
+        body,
+        xml_escape(out),
+    )
+
+
+def _issues_element(tag: str, issues: Sequence[Dict[str, Any]]) -> str:
+    """<error> or <failure>: the first issue as its message, every issue in its text."""
+    return "<%s%s>%s</%s>" % (
+        tag,
+        _attrs({"message": issues[0]["message"], "type": issues[0]["kind"]}),
+        xml_escape("\n".join(issue["message"] for issue in issues)),
+        tag,
+    )
+
+
+def _host_case(host: Dict[str, Any]) -> _Case:
+    """The host's firewall: a failed task or an unreachable host is an error, anything
+    else wrong with it (exposure, drift) a failure. Probe findings are the probe cases'."""
+    problems = [issue for issue in host["issues"] if issue["kind"] not in PROBE_KINDS]
+    errors = [issue for issue in problems if issue["severity"] == "failure"]
+    failures = [issue for issue in problems if issue["severity"] != "failure"]
+    body = ""
+    if errors:
+        body = _issues_element("error", errors)
+    elif failures:
+        body = _issues_element("failure", failures)
+    ports = " ".join(
+        rule_label(rule) + (" (%s)" % rule["pending"] if rule["pending"] else "") for rule in host["ports"]
+    )
+    out = "host role %s, version %s, mode %s, platform %s, backend %s, filtering %s\nports: %s" % (
+        host["host_role"],
+        host["version"],
+        host["mode"],
+        host["platform"],
+        host["backend"],
+        host["filtering"],
+        ports or "none",
+    )
+    return _Case(bool(failures) and not errors, bool(errors), _testcase("biostar.firewall", host["name"], body, out))
+
+
+def _probe_cases(host: Dict[str, Any]) -> List[_Case]:
+    """One case per probe check; a probe that returned no checks is one error case."""
+    classname = "biostar.probe.%s" % host["name"]
+    cases = []
+    for probe in host["probes"]:
+        if not probe["checks"]:
+            xml = '    <testcase%s time="0"><error%s/></testcase>' % (
+                _attrs({"classname": classname, "name": "%s -> %s" % (probe["probe"], host["name"])}),
+                _attrs({"message": probe["msg"] or "no result", "type": "probe_error"}),
             )
-        elif failures:
-            body = "<failure%s>%s</failure>" % (
-                _attrs({"message": failures[0]["message"], "type": failures[0]["kind"]}),
-                xml_escape("\n".join(issue["message"] for issue in failures)),
+            cases.append(_Case(False, True, xml))
+        for check in probe["checks"]:
+            name = "%s -> %s %s/%s expect %s" % (
+                probe["probe"],
+                host["name"],
+                check["protocol"],
+                check["port"],
+                check["expect"],
             )
-        ports = " ".join(
-            rule_label(rule) + (" (%s)" % rule["pending"] if rule["pending"] else "") for rule in host["ports"]
-        )
-        out = "host role %s, version %s, mode %s, platform %s, backend %s, filtering %s\nports: %s" % (
-            host["host_role"],
-            host["version"],
-            host["mode"],
-            host["platform"],
-            host["backend"],
-            host["filtering"],
-            ports or "none",
-        )
-        host_cases.append(
-            (
-                bool(failures) and not errors,
-                bool(errors),
-                '    <testcase%s time="0">%s<system-out>%s</system-out></testcase>'
-                % (_attrs({"classname": "biostar.firewall", "name": host["name"]}), body, xml_escape(out)),
-            )
-        )
-        for probe in host["probes"]:
-            classname = "biostar.probe.%s" % host["name"]
-            if not probe["checks"]:
-                probe_cases.append(
-                    (
-                        False,
-                        True,
-                        '    <testcase%s time="0"><error%s/></testcase>'
-                        % (
-                            _attrs({"classname": classname, "name": "%s -> %s" % (probe["probe"], host["name"])}),
-                            _attrs({"message": probe["msg"] or "no result", "type": "probe_error"}),
-                        ),
-                    )
+            body = ""
+            if not check["ok"]:
+                body = "<failure%s>%s</failure>" % (
+                    _attrs(
+                        {
+                            "message": "expected %s, seen %s" % (check["expect"], check["state"]),
+                            "type": "exposure" if check["exposure"] else "blocked",
+                        }
+                    ),
+                    xml_escape(check["detail"]),
                 )
-            for check in probe["checks"]:
-                name = "%s -> %s %s/%s expect %s" % (
-                    probe["probe"],
-                    host["name"],
-                    check["protocol"],
-                    check["port"],
-                    check["expect"],
-                )
-                body = ""
-                if not check["ok"]:
-                    kind = "exposure" if check["exposure"] else "blocked"
-                    body = "<failure%s>%s</failure>" % (
-                        _attrs({"message": "expected %s, seen %s" % (check["expect"], check["state"]), "type": kind}),
-                        xml_escape(check["detail"]),
-                    )
-                probe_cases.append(
-                    (
-                        not check["ok"],
-                        False,
-                        '    <testcase%s time="0">%s<system-out>%s</system-out></testcase>'
-                        % (
-                            _attrs({"classname": classname, "name": name}),
-                            body,
-                            xml_escape("seen %s: %s" % (check["state"], check["detail"])),
-                        ),
-                    )
-                )
-    properties = "".join(
+            out = "seen %s: %s" % (check["state"], check["detail"])
+            cases.append(_Case(not check["ok"], False, _testcase(classname, name, body, out)))
+    return cases
+
+
+def _properties(report: Dict[str, Any]) -> str:
+    return "".join(
         "      <property%s/>\n" % _attrs({"name": name, "value": value})
         for name, value in (
             ("collection", "%s %s" % (report["collection"]["name"], report["collection"]["version"])),
@@ -685,40 +698,45 @@ def render_junit(report: Dict[str, Any]) -> str:
             ("schema", report["schema"]),
         )
     )
-    suites = []
-    for suite_id, (name, cases) in enumerate((("biostar.firewall", host_cases), ("biostar.probes", probe_cases))):
-        suites.append(
-            "  <testsuite%s>\n    <properties>\n%s    </properties>\n%s\n  </testsuite>"
-            % (
-                _attrs(
-                    {
-                        "name": name,
-                        "tests": len(cases),
-                        "failures": sum(1 for case in cases if case[0]),
-                        "errors": sum(1 for case in cases if case[1]),
-                        "skipped": 0,
-                        "time": "0",
-                        "timestamp": timestamp,
-                        "hostname": "controller",
-                        "id": suite_id,
-                        "package": COLLECTION,
-                    }
-                ),
-                properties,
-                "\n".join(case[2] for case in cases),
-            )
-        )
-    cases = host_cases + probe_cases
+
+
+def _testsuite(suite_id: int, name: str, cases: Sequence[_Case], properties: str, timestamp: str) -> str:
+    attributes = {"name": name}
+    attributes.update(_tally(cases))
+    attributes.update(
+        {
+            "skipped": 0,
+            "time": "0",
+            "timestamp": timestamp,
+            "hostname": "controller",
+            "id": suite_id,
+            "package": COLLECTION,
+        }
+    )
+    return "  <testsuite%s>\n    <properties>\n%s    </properties>\n%s\n  </testsuite>" % (
+        _attrs(attributes),
+        properties,
+        "\n".join(case.xml for case in cases),
+    )
+
+
+def render_junit(report: Dict[str, Any]) -> str:
+    """A failing probe check is a <failure>; a host that is exposed or drifted is a
+    <failure>; a firewall task that failed, an unreachable host or a probe with no result
+    is an <error>. One <testcase> per host and one per probe check."""
+    timestamp = report["generated"].rstrip("Z")
+    host_cases = [_host_case(host) for host in report["hosts"]]
+    probe_cases = [case for host in report["hosts"] for case in _probe_cases(host)]
+    properties = _properties(report)
+    suites = [
+        _testsuite(suite_id, name, cases, properties, timestamp)
+        for suite_id, (name, cases) in enumerate((("biostar.firewall", host_cases), ("biostar.probes", probe_cases)))
+    ]
+    attributes = {"name": report["title"]}
+    attributes.update(_tally(host_cases + probe_cases))
+    attributes["time"] = "0"
     return '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites%s>\n%s\n</testsuites>\n' % (
-        _attrs(
-            {
-                "name": report["title"],
-                "tests": len(cases),
-                "failures": sum(1 for case in cases if case[0]),
-                "errors": sum(1 for case in cases if case[1]),
-                "time": "0",
-            }
-        ),
+        _attrs(attributes),
         "\n".join(suites),
     )
 
