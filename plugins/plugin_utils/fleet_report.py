@@ -435,6 +435,7 @@ def _status(issues: Sequence[Dict[str, Any]]) -> str:
 def _firewall_issues(
     firewall: Dict[str, Any], unreachable: Optional[Tuple[Dict[str, Any], str]]
 ) -> List[Dict[str, str]]:
+    """What the host's latest run says: unreachable, a failed or non-filtering firewall, drift."""
     issues = []
     if unreachable:
         issues.append({"kind": "unreachable", "severity": "failure", "message": "unreachable: %s" % unreachable[1]})
