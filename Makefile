@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 KEEP ?= 0
 
-.PHONY: help venv system-deps images lint sanity units molecule report-test reliability test demo bench docs build changelog clean
+.PHONY: help venv system-deps images lint sanity units molecule report-test reliability test demo bench docs build changelog clean packaging galaxy
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -55,7 +55,13 @@ report-test: venv images ## the fleet report of a real demo run, checked in head
 reliability: venv images ## bad input, concurrent runs and drift on real containers (tests/output/reliability.md)
 	$(BIN)/python tests/reliability/run.py
 
-test: lint sanity units molecule reliability report-test ## everything CI runs
+packaging: venv ## build the tarball, install it offline, use it from the installed copy
+	$(BIN)/pytest tests/packaging
+
+galaxy: ## galaxy-importer on the built tarball: exit 0, no ERROR, no WARNING (own venv)
+	bash tests/galaxy/run.sh
+
+test: lint sanity units molecule reliability report-test packaging galaxy ## everything CI runs
 	@echo "make test: all checks passed"
 
 demo: venv images ## a small BioStar site in containers: server mode, then direct mode

@@ -2,10 +2,12 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -80,3 +82,39 @@ def test_installed_ansible_doc_documents_the_lookup(installed):
     assert doc["options"]["host_role"]["required"] is True
     expected = {"mode", "host_role", "version", "peers", "port_overrides", "extra_rules", "direction"}
     assert set(doc["options"]) >= expected
+
+
+def _collections_used(path):
+    """Every collection namespace.name that a shipped YAML file calls a module from."""
+    used = set()
+    pattern = re.compile(r"^\s*-?\s*([a-z0-9_]+\.[a-z0-9_]+)\.[a-z0-9_]+:\s*(#.*)?$")
+    for yml in path.rglob("*.yml"):
+        for line in yml.read_text().splitlines():
+            match = pattern.match(line)
+            if match:
+                used.add((str(yml.relative_to(path)), match.group(1)))
+    return used
+
+
+def test_the_tarball_declares_every_collection_its_content_uses(installed):
+    path = installed["path"]
+    manifest = json.loads((path / "MANIFEST.json").read_text())["collection_info"]
+    declared = {"ansible.builtin", "biostar.hardening"} | set(manifest["dependencies"])
+    used = _collections_used(path)
+    assert any(name == "biostar.hardening" for _, name in used), "the scan finds the role's module calls"
+    undeclared = sorted((f, name) for f, name in used if name not in declared)
+    assert undeclared == [], "shipped content uses collections galaxy.yml does not declare"
+    # The molecule scenarios (containers.podman, ansible.windows) are development tooling.
+    assert not (path / "extensions").exists()
+    runtime = yaml.safe_load((path / "meta" / "runtime.yml").read_text())
+    assert runtime["requires_ansible"] == ">=2.16.0"
+    assert (path / "roles" / "firewall" / "README.md").is_file()
+    assert manifest["license"] == ["GPL-3.0-or-later"]
+
+
+def test_the_scan_sees_undeclared_collections(tmp_path):
+    """The check above can fail: a playbook calling containers.podman is reported."""
+    (tmp_path / "play.yml").write_text(
+        "- hosts: all\n  tasks:\n    - name: x\n      containers.podman.podman_container:\n        name: a\n"
+    )
+    assert _collections_used(tmp_path) == {("play.yml", "containers.podman")}
