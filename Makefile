@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 KEEP ?= 0
 
-.PHONY: help venv system-deps images lint sanity units molecule report-test reliability test demo bench docs build changelog clean packaging galaxy
+.PHONY: help venv system-deps images lint sanity units molecule report-test reliability test demo bench docs build changelog clean packaging galaxy compat ee ee-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,7 +61,16 @@ packaging: venv ## build the tarball, install it offline, use it from the instal
 galaxy: ## galaxy-importer on the built tarball: exit 0, no ERROR, no WARNING (own venv)
 	bash tests/galaxy/run.sh
 
-test: lint sanity units molecule reliability report-test packaging galaxy ## everything CI runs
+compat: images ## lookup/role units + converge-rerun-switch on ansible-core 2.16 and 2.21 (own venvs)
+	bash tests/compat/run.sh
+
+ee: system-deps ## build the execution environment image with ansible-builder (cached)
+	bash tests/ee/build-ee.sh
+
+ee-test: ee images ## site.yml and verify.yml inside the EE with ansible-navigator, against 2 SSH targets
+	bash tests/ee/navigator-test.sh
+
+test: lint sanity units molecule reliability report-test packaging galaxy compat ee-test ## everything CI runs
 	@echo "make test: all checks passed"
 
 demo: venv images ## a small BioStar site in containers: server mode, then direct mode
