@@ -86,8 +86,8 @@ build: venv ## build the collection tarball into build/
 	mkdir -p build
 	$(BIN)/ansible-galaxy collection build --force --output-path build .
 
-changelog: venv ## render CHANGELOG.rst from the fragments
-	$(BIN)/antsibull-changelog release
+changelog: venv ## release notes for galaxy.yml's version from the fragments (rerun after more land)
+	bash scripts/release-changelog.sh
 
 clean: ## remove build output (keeps .venv and images)
 	rm -rf build tests/output .pytest_cache .ruff_cache

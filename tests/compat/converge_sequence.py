@@ -55,12 +55,14 @@ while time.monotonic() < deadline:
         conn, _ = key.fileobj.accept(); conn.close()
 """
 PROBED = (1470, 1471, 1480, 2000)
+SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
 
 
 def run(args: List[str], **kwargs) -> subprocess.CompletedProcess:
     result = subprocess.run(args, capture_output=True, text=True, check=False, **kwargs)
     if result.returncode != 0:
-        raise SystemExit("command failed (%d): %s\n%s\n%s" % (result.returncode, " ".join(args), result.stdout, result.stderr))
+        detail = (result.returncode, " ".join(args), result.stdout, result.stderr)
+        raise SystemExit("command failed (%d): %s\n%s\n%s" % detail)
     return result
 
 
@@ -85,11 +87,8 @@ def expect_ports(address: str, expected_open: List[int], step: str) -> None:
 
 
 def playbook(work: str, env: Dict[str, str], mode: str) -> Dict[str, int]:
-    result = run(
-        [os.path.join(BIN, "ansible-playbook"), "-i", "inventory.yml", "biostar.hardening.site", "-e", "biostar_mode=" + mode],
-        cwd=work,
-        env=env,
-    )
+    command = [os.path.join(BIN, "ansible-playbook"), "-i", "inventory.yml", "biostar.hardening.site"]
+    result = run([*command, "-e", "biostar_mode=" + mode], cwd=work, env=env)
     recap = re.search(r"^compat-target\s*:\s*(.*)$", result.stdout, re.M)
     if not recap:
         raise SystemExit("no PLAY RECAP line for compat-target:\n" + result.stdout)
@@ -105,7 +104,8 @@ def main() -> None:
     try:
         run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--offline", "-p", work, tarball])
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(work, "id_ed25519")])
-        podman("run", "-d", "--name", name, "--init", "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", IMAGE, "sleep", "600")
+        capabilities = ["--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW"]
+        podman("run", "-d", "--name", name, "--init", *capabilities, IMAGE, "sleep", "600")
         podman("exec", name, "mkdir", "-m", "0700", "-p", "/root/.ssh")
         podman("cp", os.path.join(work, "id_ed25519.pub"), name + ":/root/.ssh/authorized_keys")
         podman("exec", name, "chown", "root:root", "/root/.ssh/authorized_keys")
@@ -122,7 +122,7 @@ def main() -> None:
                                 "ansible_host": address,
                                 "ansible_user": "root",
                                 "ansible_ssh_private_key_file": os.path.join(work, "id_ed25519"),
-                                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+                                "ansible_ssh_common_args": SSH_ARGS,
                                 "ansible_python_interpreter": "/usr/bin/python3",
                                 "biostar_firewall_backend": "nftables",
                             }

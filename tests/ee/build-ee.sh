@@ -9,6 +9,7 @@ repo=$(cd "$here/../.." && pwd)
 cd "$repo"
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$repo/tests/containers/containers.conf}
 venv=$(bash scripts/tool-venv.sh ee-tools python3 tests/ee/requirements.txt)
+bash tests/ee/check-awx-example.sh
 bash tests/ee/build-base-image.sh
 
 mkdir -p build/ee

@@ -33,7 +33,12 @@ def installed(tmp_path_factory):
         ANSIBLE_STDOUT_CALLBACK="json",
     )
     env.pop("ANSIBLE_CONFIG", None)
-    return {"path": target / "ansible_collections" / "biostar" / "hardening", "env": env, "cwd": str(build)}
+    return {
+        "path": target / "ansible_collections" / "biostar" / "hardening",
+        "env": env,
+        "cwd": str(build),
+        "tarball": tarball,
+    }
 
 
 def test_the_tarball_ships_the_plugins_and_not_the_dev_tooling(installed):
@@ -118,3 +123,23 @@ def test_the_scan_sees_undeclared_collections(tmp_path):
         "- hosts: all\n  tasks:\n    - name: x\n      containers.podman.podman_container:\n        name: a\n"
     )
     assert _collections_used(tmp_path) == {("play.yml", "containers.podman")}
+
+
+def test_the_requirements_file_form_in_the_readme_installs_the_tarball(installed, tmp_path):
+    """README's install section: a requirements file naming the tarball, type file."""
+    tarball = installed["tarball"]
+    (tmp_path / tarball.name).write_bytes(tarball.read_bytes())
+    (tmp_path / "requirements.yml").write_text(
+        yaml.safe_dump({"collections": [{"name": "./" + tarball.name, "type": "file"}]})
+    )
+    target = tmp_path / "collections"
+    galaxy = os.path.join(BIN, "ansible-galaxy")
+    run([galaxy, "collection", "install", "--offline", "-r", "requirements.yml", "-p", str(target)], cwd=str(tmp_path))
+    manifest = json.loads((target / "ansible_collections" / "biostar" / "hardening" / "MANIFEST.json").read_text())
+    with open(os.path.join(REPO, "galaxy.yml")) as handle:
+        version = yaml.safe_load(handle)["version"]
+    assert manifest["collection_info"]["version"] == version
+    with open(os.path.join(REPO, "README.md")) as handle:
+        readme = handle.read()
+    assert "ansible-galaxy collection install biostar-hardening-%s.tar.gz" % version in readme
+    assert "ansible-galaxy collection install -r collections/requirements.yml" in readme
