@@ -61,7 +61,7 @@ packaging: venv ## build the tarball, install it offline, use it from the instal
 galaxy: ## galaxy-importer on the built tarball: exit 0, no ERROR, no WARNING (own venv)
 	bash tests/galaxy/run.sh
 
-compat: images ## lookup/role units + converge-rerun-switch on ansible-core 2.16 and 2.21 (own venvs)
+compat: venv images ## lookup/role units + converge-rerun-switch on ansible-core 2.16 and 2.21 (own venvs)
 	bash tests/compat/run.sh
 
 ee: system-deps ## build the execution environment image with ansible-builder (cached)

@@ -8,7 +8,7 @@ set -euo pipefail
 name=$1 python=$2 requirements=$3
 command -v "$python" >/dev/null || { echo "tool-venv: interpreter $python not found" >&2; exit 1; }
 pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-key=$(cat "$requirements" | sha256sum | cut -c1-12)
+key=$(sha256sum <"$requirements" | cut -c1-12)
 root=${BIOSTAR_TOOLS_DIR:-$HOME/.cache/biostar-hardening/venvs}
 venv=$root/$name-py$pyver-$key
 if [[ ! -f $venv/.complete ]]; then

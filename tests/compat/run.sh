@@ -43,7 +43,7 @@ for entry in "${matrix[@]}"; do
   echo "=== ansible-core $label"
   python=$(find_python "$min")
   if [[ -z $python ]]; then
-    message="ansible-core $label NOT RUN: it needs Python >= 3.$min and none was found (looked for python3.13, python3.12, python3 on PATH and in $(pyenv root 2>/dev/null || echo "~/.pyenv")/versions)"
+    message="ansible-core $label NOT RUN: it needs Python >= 3.$min and none was found (looked for python3.13, python3.12, python3 on PATH and in $(pyenv root 2>/dev/null || echo "$HOME/.pyenv")/versions)"
     echo "$message" >&2
     if [[ ${BIOSTAR_COMPAT_ALLOW_MISSING:-0} == 1 ]]; then skipped+=("$message"); else failed+=("$message"); fi
     continue
