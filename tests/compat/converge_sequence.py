@@ -135,7 +135,7 @@ def main() -> None:
         for variable in ("ANSIBLE_CONFIG", "ANSIBLE_STDOUT_CALLBACK", "ANSIBLE_CALLBACKS_ENABLED"):
             env.pop(variable, None)
         # Wait (bounded) for the listener to bind, seen from inside the container.
-        for _ in range(20):
+        for _attempt in range(20):
             if "1470" in podman("exec", name, "ss", "-Hltn"):
                 break
             time.sleep(0.25)

@@ -106,7 +106,7 @@ def test_the_tarball_declares_every_collection_its_content_uses(installed):
     manifest = json.loads((path / "MANIFEST.json").read_text())["collection_info"]
     declared = {"ansible.builtin", "biostar.hardening"} | set(manifest["dependencies"])
     used = _collections_used(path)
-    assert any(name == "biostar.hardening" for _, name in used), "the scan finds the role's module calls"
+    assert any(name == "biostar.hardening" for _path, name in used), "the scan finds the role's module calls"
     undeclared = sorted((f, name) for f, name in used if name not in declared)
     assert undeclared == [], "shipped content uses collections galaxy.yml does not declare"
     # The molecule scenarios (containers.podman, ansible.windows) are development tooling.
