@@ -34,3 +34,6 @@ log=build/ee/ansible-builder.log
   --container-runtime podman --tag "$image:$key" --tag "$image:latest" -v 2 >"$log" 2>&1 \
   || { tail -n 60 "$log"; echo "ansible-builder failed; full log: $log" >&2; exit 1; }
 echo "built $image:$key"
+# Drop the images of earlier keys (their layers are mostly shared; the tags would pile up).
+podman images --format '{{.Repository}}:{{.Tag}}' "$image" | grep -v -e ":$key\$" -e ':latest$' \
+  | xargs -r podman rmi >/dev/null 2>&1 || true
