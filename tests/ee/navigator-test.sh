@@ -6,13 +6,14 @@
 #
 # Two SSH targets run in containers from localhost/biostar-hardening-base: a BioStar
 # server and a client, each with its own default-deny nftables input chain (SSH allowed)
-# and sshd. The server runs listeners on TCP 1470, 1471, 1480 and 8080.
+# and sshd. The server runs listeners on TCP 1470, 1471, 1480 and 8080 and UDP 51110.
 #   1. verify before converging must FAIL (the server's ports are filtered): the probes
 #      really measure the firewall;
 #   2. site converges both hosts (changes, no failure);
 #   3. site again changes nothing;
-#   4. verify passes: from the client, 1470/1471/1480 answer and 8080 (listening, not in
-#      the matrix, in biostar_verify_extra_checks) stays closed.
+#   4. verify passes: from the client, 1470/1471/1480 answer, UDP 51110 gets no ICMP
+#      unreachable, and 8080 (listening, not in the matrix, in biostar_verify_extra_checks)
+#      stays closed.
 # Probes go only to these two containers; every probe has a timeout and bounded retries.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,17 +64,27 @@ host_ruleset='table inet filter {
     tcp dport 22 accept
   }
 }'
+# TCP: accept and close. UDP: take the datagram and stay silent, as BioStar does on
+# 51110 (without a socket the host answers ICMP port unreachable, which reads closed).
 listener='
 import selectors, socket, sys, time
-deadline = time.monotonic() + float(sys.argv[2])
+deadline = time.monotonic() + float(sys.argv[3])
 sel = selectors.DefaultSelector()
-for port in sys.argv[1].split(","):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", int(port))); s.listen(16); s.setblocking(False)
-    sel.register(s, selectors.EVENT_READ)
+for kind, ports in ((socket.SOCK_STREAM, sys.argv[1]), (socket.SOCK_DGRAM, sys.argv[2])):
+    for port in ports.split(","):
+        s = socket.socket(socket.AF_INET, kind)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", int(port)))
+        if kind == socket.SOCK_STREAM:
+            s.listen(16)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, kind)
 while time.monotonic() < deadline:
     for key, _ in sel.select(timeout=1):
-        conn, _ = key.fileobj.accept(); conn.close()
+        if key.data == socket.SOCK_STREAM:
+            key.fileobj.accept()[0].close()
+        else:
+            key.fileobj.recv(2048)
 '
 declare -A address
 for host in server client; do
@@ -87,7 +98,7 @@ for host in server client; do
   podman exec "$name" /usr/sbin/sshd
   address[$host]=$(podman inspect --format '{{.NetworkSettings.IPAddress}}' "$name")
 done
-podman exec -d "$prefix-server" python3 -c "$listener" 1470,1471,1480,8080 600 >/dev/null
+podman exec -d "$prefix-server" python3 -c "$listener" 1470,1471,1480,8080 51110 600 >/dev/null
 
 cat >"$work/inventory.yml" <<YAML
 all:
@@ -186,7 +197,8 @@ line=$(recap "$work/verify.log" client)
 [[ $line =~ failed=0 ]] || fail "verify.yml: $line" "$work/verify.log"
 # port_probe's summary lines: protocol, port, expectation, state seen, ok/FAIL.
 for expected in "tcp +1470 expect open +open +ok" "tcp +1471 expect open +open +ok" \
-  "tcp +1480 expect open +open +ok" "tcp +8080 expect closed +filtered +ok"; do
+  "tcp +1480 expect open +open +ok" "udp +51110 expect open +open\\|filtered +ok" \
+  "tcp +8080 expect closed +filtered +ok"; do
   grep -Eq "$expected" "$work/verify.log" || fail "verify.yml output does not show: $expected" "$work/verify.log"
 done
 sed -n '/TASK \[Show what each probe saw\]/,/^$/p' "$work/verify.log" | sed 's/^/  /' | head -n 30
