@@ -4,9 +4,10 @@
 # fragments land: the release is updated in place (--update-existing) and the fragments
 # are consumed (keep_fragments: false), so the result depends only on the fragments.
 #
-# 0.1.0 was never released through antsibull-changelog; its fragments are the ones named
-# 0.1.0-*.yml. They are released first, as 0.1.0, dated by the last commit that touched
-# them, so they do not end up in the notes of a later version.
+# 0.1.0 was never released through antsibull-changelog. Its fragments, listed below (a
+# 0.1.0- prefix alone does not tell: later fragments were named that way too), are
+# released first, as 0.1.0, dated by the last commit that touched them, so they do not
+# end up in the notes of a later version.
 #   RELEASE_DATE=YYYY-MM-DD  the release date (default: today, UTC)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,19 +25,21 @@ sys.exit(0 if sys.argv[1] in releases else 1)
 PY
 }
 
-shopt -s nullglob
-first=("$fragments"/0.1.0-*.yml)
+first=()
+for name in firewall-ports port-matrix role-playbooks tests-bench win-firewall-ports; do
+  [[ -f $fragments/0.1.0-$name.yml ]] && first+=("$fragments/0.1.0-$name.yml")
+done
 if ! released 0.1.0 && ((${#first[@]})); then
   date_010=$(git log -1 --format=%ad --date=short -- "${first[@]}")
   aside=$(mktemp -d)
   for fragment in "$fragments"/*; do
-    case $(basename "$fragment") in 0.1.0-*.yml) ;; *) mv "$fragment" "$aside/" ;; esac
+    [[ " ${first[*]} " == *" $fragment "* ]] || mv "$fragment" "$aside/"
   done
   "$bin/antsibull-changelog" release --version 0.1.0 --date "$date_010" \
     || { mv "$aside"/* "$fragments/" 2>/dev/null; exit 1; }
   mv "$aside"/* "$fragments/" 2>/dev/null || true
   rmdir "$aside"
-  echo "changelog: released 0.1.0 ($date_010) from ${#first[@]} 0.1.0-* fragments"
+  echo "changelog: released 0.1.0 ($date_010) from its ${#first[@]} fragments"
 fi
 date=${RELEASE_DATE:-$(date -u +%F)}
 "$bin/antsibull-changelog" release --version "$version" --date "$date" --update-existing
