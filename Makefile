@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 KEEP ?= 0
 
-.PHONY: help venv system-deps images lint sanity units molecule test demo bench docs build changelog clean
+.PHONY: help venv system-deps images lint sanity units molecule reliability test demo bench docs build changelog clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,7 +47,10 @@ units: venv ## pytest unit tests
 molecule: venv images ## every Linux molecule scenario, with real containers
 	bash extensions/molecule/run-scenarios.sh
 
-test: lint sanity units molecule ## everything CI runs
+reliability: venv images ## bad input, concurrent runs and drift on real containers (tests/output/reliability.md)
+	$(BIN)/python tests/reliability/run.py
+
+test: lint sanity units molecule reliability ## everything CI runs
 	@echo "make test: all checks passed"
 
 demo: venv images ## a small BioStar site in containers: server mode, then direct mode

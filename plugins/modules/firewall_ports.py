@@ -61,7 +61,8 @@ options:
   zone:
     description:
       - The firewalld zone to put the rules in. Default is firewalld's default zone.
-      - Only used by the firewalld backend.
+      - Only used by the firewalld backend, but checked with every backend.
+      - 1 to 17 letters, digits, C(_) or C(-).
     type: str
   persist:
     description:
@@ -101,6 +102,16 @@ options:
       - When the current SSH session is known, its port must be in the list.
     type: list
     elements: int
+  lock_timeout:
+    description:
+      - Seconds to wait for another run of this module on the same host to finish.
+      - Runs on one host take a host-wide lock (C(/run/lock/biostar-hardening-firewall.lock))
+        for the whole read, plan, apply and persist sequence, whatever their owner, so two
+        converges started at once end in one of the requested rule sets, never a mix.
+      - When the lock stays taken longer, the task fails naming the lock file and changes nothing.
+      - 0 tries once and does not wait.
+    type: int
+    default: 60
 notes:
   - Check mode predicts exactly what a real run would change, including what would be
     persisted, and touches nothing.
@@ -219,6 +230,18 @@ persisted:
   type: list
   elements: str
   sample: [/etc/nftables.d/biostar-hardening.nft, /etc/nftables.conf]
+actions:
+  description:
+    - What the run changed (or, in check mode, would change) in the firewall, in words, one
+      entry per step (chains created or filled, jumps added or deleted, policies set).
+    - A run that repairs drift (an owned rule, chain or jump removed by hand) says here what it
+      put back.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - create chain inet filter biostar_hardening_in with 3 rules
+    - add jump inet filter input -> biostar_hardening_in
 diff:
   description: The owned rules before and after, one per line, with C(#) lines for jumps, policies and baseline rules.
   returned: when diff mode is on
@@ -246,6 +269,11 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.detect 
     select_backend,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.engine import ReconcileError, drive, reconcile
+from ansible_collections.biostar.hardening.plugins.module_utils.host_lock import (
+    DEFAULT_TIMEOUT,
+    HostLockError,
+    host_lock,
+)
 from ansible_collections.biostar.hardening.plugins.module_utils.lockout import (
     LockoutError,
     Session,
@@ -258,6 +286,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules impo
     RuleError,
     rules_from_dicts,
     validate_owner,
+    validate_zone,
 )
 
 ARGUMENT_SPEC = dict(
@@ -269,6 +298,7 @@ ARGUMENT_SPEC = dict(
     persist=dict(type="bool", default=True),
     baseline=dict(type="bool", default=False),
     management_ports=dict(type="list", elements="int"),
+    lock_timeout=dict(type="int", default=DEFAULT_TIMEOUT),
 )
 
 
@@ -301,6 +331,8 @@ def rule_dicts(rules: Sequence[Rule]) -> List[Dict[str, Any]]:
 def desired_target(params: Dict[str, Any], session: Optional[Session]) -> Target:
     """The validated Target from the module options; RuleError or LockoutError when they are wrong."""
     validate_owner(params["owner"])
+    if params["zone"] is not None:
+        validate_zone(params["zone"])
     if params["state"] == "absent":
         return Target((), False, None)
     items = [{k: v for k, v in (item or {}).items() if v is not None} for item in params["rules"] or []]
@@ -312,7 +344,14 @@ def desired_target(params: Dict[str, Any], session: Optional[Session]) -> Target
 def run_module(module: AnsibleModule) -> Dict[str, Any]:
     params = module.params
     result: Dict[str, Any] = dict(
-        changed=False, backend=params["backend"], filtering=False, added=[], removed=[], rules=[], persisted=[]
+        changed=False,
+        backend=params["backend"],
+        filtering=False,
+        added=[],
+        removed=[],
+        rules=[],
+        persisted=[],
+        actions=[],
     )
 
     def fail(msg: str, warnings: Sequence[str] = (), **extra: Any) -> None:
@@ -339,7 +378,10 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         fail("baseline: not supported with backend %s; it is supported with nftables and iptables" % selection.name)
 
     try:
-        outcome = reconcile(backend, target, session, module.check_mode)
+        with host_lock(params["lock_timeout"]):
+            outcome = reconcile(backend, target, session, module.check_mode)
+    except HostLockError as exc:
+        fail(str(exc), selection.warnings)
     except LockoutError as exc:
         fail(str(exc), selection.warnings)
     except ReconcileError as exc:
@@ -355,6 +397,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         removed=rule_dicts(outcome.removed),
         rules=rule_dicts(outcome.after),
         persisted=list(outcome.persisted),
+        actions=list(outcome.actions),
     )
     if module._diff:
         result["diff"] = outcome.diff("%s rules of owner %s" % (selection.name, params["owner"]))
