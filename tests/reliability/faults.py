@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 from site_kit import collection, firewall, playbook, podman, traffic  # noqa: E402
 
 PREFIX = "biostar-flt-"
+BACKENDS = ("nftables", "iptables", "ufw")
 FAULT_DIR = "/run/biostar-fault"
 REAL_DIR = "/usr/lib/biostar-fault"
 PREV = [{"protocol": "tcp", "port": 1480, "purpose": "prev"}, {"protocol": "udp", "port": 51110}]
@@ -378,13 +379,11 @@ def part_faults(
     survived = total = 0
     try:
         prev = {b: PREV for b in backends}
-        new = {b: NEW for b in backends}
         seeded = site.converge(prev)
         bad = {b: r.get("msg") for b, r in seeded.items() if r.get("failed")}
         if bad:
             raise RuntimeError("the first converge failed: %s" % bad)
         plans = {b: faults_for(b) for b in backends}
-        new_state: Dict[str, Dict[str, str]] = {}
         for index in range(max(len(p) for p in plans.values())):
             now = {b: p[index] for b, p in plans.items() if index < len(p)}
             ctx = {}
@@ -408,7 +407,6 @@ def part_faults(
                 if a.get("failed") or a.get("changed"):
                     problems[b].append("the run after it was not a no-op: %s" % a.get("actions"))
                 parts = ruleset(c, b)
-                new_state[b] = parts
                 if fault.committed:
                     seen = which_state(ctx[b]["parts"], ctx[b]["prev"], parts)
                     if "neither" in seen.values():
@@ -420,7 +418,8 @@ def part_faults(
                     problems[b].append("after the next run, packets do not match the new rules: %s" % got)
                 total += 1
                 survived += not problems[b]
-                figure = "step %s: %s" % (results[b].get("step"), (results[b].get("stderr") or "")[:70])
+                words = results[b].get("stderr") or str(results[b].get("msg", "")).split(" (step")[0][-70:]
+                figure = "step %s: %s" % (results[b].get("step"), words[:70])
                 if fault.step is None:
                     figure = "killed; left %s" % which_state(ctx[b].get("parts", {}), ctx[b]["prev"], parts)
                 row(b, fault.name, not problems[b], figure.replace("\n", " ").replace("|", "/"),
@@ -435,7 +434,7 @@ def part_faults(
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default="nftables,iptables,ufw")
+    parser.add_argument("--backends", default=",".join(BACKENDS))
     options = parser.parse_args(argv)
     began = time.monotonic()
     rows: List[Tuple[str, str, bool, str, str]] = []
