@@ -91,7 +91,11 @@ def host_lock(
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, str(os.getpid()).encode("ascii"))
-        yield path
+        try:
+            yield path
+        finally:
+            # Empty again, so a pid in the file always names the current holder.
+            os.ftruncate(fd, 0)
     finally:
         # Closing the descriptor releases the lock.
         os.close(fd)

