@@ -212,8 +212,11 @@ def write(request):
     same for 4 definitions or 400, and the reload loads them.
     """
     fw = connect(request["offline"])
-    if fw is None:
-        raise RuntimeError("firewalld stopped while the change was prepared")
+    # Steps planned against the running daemon (runtime edits, a reload) mean nothing to
+    # the offline code: refuse before the first step rather than half-apply them.
+    live = any(step.get("layer") == "runtime" or step["do"] == "reload" for step in request["steps"])
+    if fw is None or (live and not fw.running):
+        raise RuntimeError("firewalld stopped while the change was prepared; nothing was changed")
     permanent = Offline() if fw.running and request.get("files") else fw
     for index, step in enumerate(request["steps"]):
         where = fw if step.get("layer") == "runtime" else permanent

@@ -213,7 +213,7 @@ def test_editing_changes_only_owned_services_and_rules_and_keeps_everything_else
 
 def test_a_failing_step_stops_the_helper_and_names_the_step(monkeypatch, capsys):
     class Failing:
-        running = False
+        running = True
 
         def define(self, kind, name, settings):
             pass
@@ -240,6 +240,35 @@ def test_a_failing_step_stops_the_helper_and_names_the_step(monkeypatch, capsys)
     out, err = capsys.readouterr()
     assert json.loads(out) == {"error": "INVALID_SERVICE: biostar-hardening-tcp1470", "step": 1}
     assert err == "Error: INVALID_SERVICE: biostar-hardening-tcp1470\n"
+
+
+def test_a_daemon_that_stopped_after_the_plan_changes_nothing(monkeypatch, capsys):
+    """Runtime steps and a reload planned against the daemon must not reach the offline code."""
+    touched = []
+
+    class Stopped:
+        running = False
+
+        def define(self, kind, name, settings):
+            touched.append(name)
+
+    monkeypatch.setattr(firewalld_helper, "connect", lambda offline: Stopped())
+    request = {
+        "action": "write",
+        "offline": True,
+        "steps": [
+            {"do": "define", "kind": "service", "name": "x", "settings": {}},
+            {"do": "edit", "layer": "runtime", "kind": "zone", "name": "public", "add": ["x"]},
+        ],
+    }
+    with pytest.raises(SystemExit):
+        firewalld_helper.main(json.dumps(request))
+    out, _err = capsys.readouterr()
+    assert json.loads(out) == {
+        "error": "firewalld stopped while the change was prepared; nothing was changed",
+        "step": None,
+    }
+    assert touched == []
 
 
 # detect
