@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 KEEP ?= 0
 
-.PHONY: help venv system-deps images lint sanity units molecule report-test test demo bench docs build changelog clean
+.PHONY: help venv system-deps images lint sanity units molecule report-test reliability test demo bench docs build changelog clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,7 +52,10 @@ report-test: venv images ## the fleet report of a real demo run, checked in head
 	BIOSTAR_DEMO_RESULTS=$(CURDIR)/tests/output/demo KEEP=0 bash scripts/demo.sh
 	BIOSTAR_DEMO_RESULTS=$(CURDIR)/tests/output/demo $(BIN)/pytest tests/report
 
-test: lint sanity units molecule report-test ## everything CI runs
+reliability: venv images ## bad input, concurrent runs and drift on real containers (tests/output/reliability.md)
+	$(BIN)/python tests/reliability/run.py
+
+test: lint sanity units molecule reliability report-test ## everything CI runs
 	@echo "make test: all checks passed"
 
 demo: venv images ## a small BioStar site in containers: server mode, then direct mode

@@ -32,6 +32,31 @@ def plain(value):
     return json.loads(json.dumps(value, default=to_text))
 
 
+# What the role and verify.yml register, and all that a run record is made from.
+RECORDED_VARIABLES = (
+    "biostar_firewall_result",
+    "biostar_firewall_context",
+    "biostar_firewall_rules",
+    "biostar_verify_results",
+)
+
+
+def outcome_message(summary, html_path, fail_on):
+    """The result's msg and, when a kind listed in fail_on was found, the reason to fail."""
+    counts = {"exposure": summary["exposures"], "failure": summary["failures"], "drift": summary["drift"]}
+    hit = ["%d %s" % (counts[kind], kind) for kind in fail_on if counts[kind]]
+    msg = "report written to %s (%d hosts: %d exposed, %d failed, %d drifted)" % (
+        html_path,
+        summary["hosts"],
+        summary["by_status"]["exposed"],
+        summary["by_status"]["failed"],
+        summary["by_status"]["drift"],
+    )
+    if hit:
+        msg += "; failing because of %s (fail_on)" % ", ".join(hit)
+    return msg, bool(hit)
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(ARGUMENT_SPEC)
@@ -47,46 +72,11 @@ class ActionModule(ActionBase):
                 "runs: %s given without records; valid: set records to a folder of run records" % args["runs"]
             )
         began = time.monotonic()
-        inventory = [str(source) for source in (cli_context.CLIARGS.get("inventory") or [])]
         try:
             if args["records"]:
                 records = fleet_report.load_records(args["records"], args["runs"])
             else:
-                hostvars = task_vars.get("hostvars", {})
-                hosts = args["hosts"] or list((task_vars.get("groups") or {}).get("all", []))
-                unknown = [host for host in hosts if host not in hostvars]
-                if unknown:
-                    raise AnsibleActionFail(
-                        "hosts: unknown host %s; valid values: inventory host names" % ", ".join(unknown)
-                    )
-                variables = {
-                    host: plain(
-                        {
-                            name: hostvars[host].get(name)
-                            for name in (
-                                "biostar_firewall_result",
-                                "biostar_firewall_context",
-                                "biostar_firewall_rules",
-                                "biostar_verify_results",
-                            )
-                        }
-                    )
-                    for host in hosts
-                }
-                playbook = os.path.basename(str(task_vars.get("ansible_play_name") or "report"))
-                record = fleet_report.record_from_hostvars(
-                    "%s-%s" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), "report"),
-                    playbook,
-                    inventory,
-                    bool(cli_context.CLIARGS.get("check", False)),
-                    variables,
-                    hosts,
-                )
-                records = [record]
-                if args["save_record"]:
-                    result["record"] = fleet_report.write_record(
-                        record, os.path.join(args["dest"], fleet_report.RECORDS_DIR)
-                    )
+                records = [self._record_this_run(args, task_vars, result)]
             report = fleet_report.build_report(records, title=args["title"])
             paths = fleet_report.write_report(report, args["dest"])
         except ValueError as exc:
@@ -102,16 +92,28 @@ class ActionModule(ActionBase):
             summary=summary,
             seconds=round(time.monotonic() - began, 3),
         )
-        counts = {"exposure": summary["exposures"], "failure": summary["failures"], "drift": summary["drift"]}
-        hit = ["%d %s" % (counts[kind], kind) for kind in args["fail_on"] if counts[kind]]
-        result["msg"] = "report written to %s (%d hosts: %d exposed, %d failed, %d drifted)" % (
-            paths["html"],
-            summary["hosts"],
-            summary["by_status"]["exposed"],
-            summary["by_status"]["failed"],
-            summary["by_status"]["drift"],
-        )
-        if hit:
+        result["msg"], failing = outcome_message(summary, paths["html"], args["fail_on"])
+        if failing:
             result["failed"] = True
-            result["msg"] += "; failing because of %s (fail_on)" % ", ".join(hit)
         return result
+
+    def _record_this_run(self, args, task_vars, result):
+        """A run record from this play's registered variables; saved under dest when asked,
+        its path in ``result["record"]``."""
+        hostvars = task_vars.get("hostvars", {})
+        hosts = args["hosts"] or list((task_vars.get("groups") or {}).get("all", []))
+        unknown = [host for host in hosts if host not in hostvars]
+        if unknown:
+            raise AnsibleActionFail("hosts: unknown host %s; valid values: inventory host names" % ", ".join(unknown))
+        variables = {host: plain({name: hostvars[host].get(name) for name in RECORDED_VARIABLES}) for host in hosts}
+        record = fleet_report.record_from_hostvars(
+            "%s-%s" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), "report"),
+            os.path.basename(str(task_vars.get("ansible_play_name") or "report")),
+            [str(source) for source in (cli_context.CLIARGS.get("inventory") or [])],
+            bool(cli_context.CLIARGS.get("check", False)),
+            variables,
+            hosts,
+        )
+        if args["save_record"]:
+            result["record"] = fleet_report.write_record(record, os.path.join(args["dest"], fleet_report.RECORDS_DIR))
+        return record

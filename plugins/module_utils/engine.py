@@ -10,14 +10,13 @@ plan: what it reports is the same changeset a real run executes.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
     Backend,
     BackendError,
     Changeset,
     FileChange,
-    LegacyBackend,
     Snapshot,
     Target,
 )
@@ -145,57 +144,4 @@ def _unique(items: Sequence[str]) -> Tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
-class LegacySteps(Backend):
-    """Drives a 0.1.0-style backend through the engine until it moves to the new contract.
-
-    TRANSITIONAL: deleted once every backend implements read/plan/execute itself.
-    """
-
-    def __init__(self, legacy: LegacyBackend):
-        super().__init__(legacy.runner, legacy.options, legacy.files)
-        self.legacy = legacy
-        self.name = legacy.name
-        self.supports_baseline = legacy.supports_baseline
-
-    def read(self) -> Snapshot:
-        owned = tuple(self.legacy.read_owned())
-        ports, drops = self.legacy.baseline_state()
-        return Snapshot(owned, tuple(self.legacy.describe_state(False)), tuple(ports), drops, detail=owned)
-
-    def plan(self, snapshot: Snapshot, target: Target) -> Changeset:
-        if target.baseline is not None:
-            self.legacy.set_baseline(target.baseline)
-        plan = diff(snapshot.owned, target.rules)
-        state = "present" if target.present else "absent"
-        actions = ["add %s" % r.describe() for r in plan.add] + ["remove %s" % r.describe() for r in plan.remove]
-        actions += self.legacy.pending(plan, state)
-        to_persist = self.legacy.persist_pending(plan, state) if self.options.persist else []
-        return Changeset(
-            actions=tuple(actions),
-            persisted=tuple(to_persist),
-            structure=tuple(self.legacy.describe_state(True)),
-            warnings=tuple(self.legacy.warnings),
-            payload=(plan, state, bool(plan.changed or len(actions) > len(plan.add) + len(plan.remove))),
-        )
-
-    def execute(self, changes: Changeset) -> Sequence[str]:
-        plan, state, runtime = changes.payload
-        if runtime:
-            if state == "present":
-                self.legacy.apply(plan)
-            else:
-                self.legacy.remove_all()
-        if self.options.persist:
-            self.legacy.persist()
-        return self.legacy.warnings
-
-    def restore(self, snapshot: Snapshot) -> None:
-        """0.1.0 backends put their previous rules back themselves when apply fails."""
-
-
-def drive(backend: Any) -> Backend:
-    """The engine-facing object for a backend of either interface."""
-    return LegacySteps(backend) if isinstance(backend, LegacyBackend) else backend
-
-
-__all__ = ["STEPS", "Outcome", "ReconcileError", "drive", "reconcile"]
+__all__ = ["STEPS", "Outcome", "ReconcileError", "reconcile"]

@@ -22,9 +22,17 @@ PORT_MIN = 1
 PORT_MAX = 65535
 
 # The owner tag ends up in nftables/iptables chain names and comments, ufw comments and
-# firewalld service and policy names; this is what all of them accept.
-OWNER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
-OWNER_VALID = "1-40 letters, digits, '_' or '-', starting with a letter or digit"
+# firewalld service and policy names. This is what all of them accept AND what maps one
+# to one onto them: nftables turns '-' into '_', iptables upper-cases and allows 28
+# characters for a chain, so '_', capitals or a longer owner would let two owners share
+# a chain and touch each other's rules.
+OWNER_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+OWNER_VALID = "1-20 lowercase letters, digits, or '-', starting with a letter"
+# A firewalld zone name: what firewalld itself accepts (it caps zone names at 17).
+ZONE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,17}$")
+ZONE_VALID = "1-17 letters, digits, '_' or '-' (a firewalld zone name)"
+# Longer bad values are shown cut, with their length, so the message stays readable.
+SHOWN_MAX = 80
 
 # The Ansible option spec of one rule dict, shared by both modules and the lookup's
 # extra rules. Required fields and choices are checked by rules_from_dicts, whose
@@ -45,14 +53,27 @@ class RuleError(ValueError):
     """Invalid rule input. The message names the field, the bad value and what is valid."""
 
 
+def shown(value: Any) -> str:
+    text = repr(value)
+    if len(text) <= SHOWN_MAX:
+        return text
+    return "%s... (%d characters)" % (text[: SHOWN_MAX - 20], len(text))
+
+
 def invalid(argument: str, value: Any, valid: str) -> RuleError:
-    return RuleError("%s: invalid value %r; valid values: %s" % (argument, value, valid))
+    return RuleError("%s: invalid value %s; valid values: %s" % (argument, shown(value), valid))
 
 
 def validate_owner(owner: Any, argument: str = "owner") -> str:
     if not isinstance(owner, str) or not OWNER_PATTERN.match(owner):
         raise invalid(argument, owner, OWNER_VALID)
     return owner
+
+
+def validate_zone(zone: Any, argument: str = "zone") -> str:
+    if not isinstance(zone, str) or not ZONE_PATTERN.match(zone):
+        raise invalid(argument, zone, ZONE_VALID)
+    return zone
 
 
 def parse_port(value: Any, argument: str = "port") -> Tuple[int, int]:

@@ -401,6 +401,38 @@ BIOSTAR_2 = Matrix(
 )  # fmt: skip
 
 X_MODES = ("device_to_server",)
+
+
+def _x_flow(
+    port_name: str,
+    direction: str,
+    host_role: str,
+    peer_kind: str,
+    purpose: str,
+    provenance: str,
+    reference: str,
+    facts: Tuple[str, ...],
+    **options: Any,
+) -> Flow:
+    """A BioStar X flow: every one is TCP, in X's one mode (devices connect to the server)."""
+    return Flow(
+        "tcp", port_name, direction, host_role, X_MODES, peer_kind, purpose, provenance, reference, facts, **options
+    )  # fmt: skip
+
+
+# A device port's purpose, provenance, reference and facts.
+DeviceSource = Tuple[str, str, str, Tuple[str, ...]]
+
+
+def _device_ports(host_role: str, tls: DeviceSource, plaintext: DeviceSource) -> Tuple[Flow, Flow]:
+    """Devices reach a BioStar X server on its TLS port and on its plaintext port; the
+    site's tls setting keeps one of the two."""
+    return (
+        _x_flow("server_tls_port", "inbound", host_role, "device", *tls, tls=True),
+        _x_flow("server_port", "inbound", host_role, "device", *plaintext, tls=False),
+    )
+
+
 X1 = refs("X1")
 X1_X2 = refs("X1", "X2")
 X2_X3 = refs("X2", "X3")
@@ -448,30 +480,27 @@ BIOSTAR_X = Matrix(
         "mssql_port": "MSSQL (internal on the server; from the BioStar servers on a database host)",
     },
     flows=(
-        Flow(
-            "tcp", "web_https_port", "inbound", "server", X_MODES, "client",
+        _x_flow(
+            "web_https_port", "inbound", "server", "client",
             "Unified Gateway: admin and operator login (HTTPS)", "documented", X1, ("X-1",),
         ),
-        Flow(
-            "tcp", "server_tls_port", "inbound", "server", X_MODES, "device",
-            "Devices connect to the Main Server over TLS (preferred)", "documented", X1, ("X-2",), tls=True,
+        *_device_ports(
+            "server",
+            tls=("Devices connect to the Main Server over TLS (preferred)", "documented", X1, ("X-2",)),
+            plaintext=("Devices connect to the Main Server in plaintext (Suprema: block if possible)",
+                       "documented", X1, ("X-3",)),
         ),
-        Flow(
-            "tcp", "server_port", "inbound", "server", X_MODES, "device",
-            "Devices connect to the Main Server in plaintext (Suprema: block if possible)",
-            "documented", X1, ("X-3",), tls=False,
-        ),
-        Flow(
-            "tcp", "core_web_port", "inbound", "server", X_MODES, "client",
+        _x_flow(
+            "core_web_port", "inbound", "server", "client",
             "Core Web HTTPS (Suprema: prefer proxied to 443, restrict direct access)",
             "documented", X1, ("X-4",), service="core_web",
         ),
-        Flow(
-            "tcp", "api_port", "inbound", "server", X_MODES, "client",
+        _x_flow(
+            "api_port", "inbound", "server", "client",
             "API (Suprema: secure with TLS and authentication)", "documented", X1, ("X-6",), service="api",
         ),
-        Flow(
-            "tcp", "cloud_port", "inbound", "server", X_MODES, "cloud",
+        _x_flow(
+            "cloud_port", "inbound", "server", "cloud",
             "Cloud (Suprema: disable if not required)", "documented", X1, ("X-6",), service="cloud",
         ),
         _internal("grpc_port", "server", X_MODES, "gRPC, internal only", "documented", X1_X2, ("X-5",)),
@@ -488,18 +517,15 @@ BIOSTAR_X = Matrix(
                   database="mariadb"),
         _internal("mssql_port", "server", X_MODES, "MSSQL, local to the server", "inferred", X_DB, ("B2-11",),
                   database="mssql"),
-        Flow(
-            "tcp", "server_tls_port", "inbound", "communication_server", X_MODES, "device",
-            "Devices connect to the Communication Server over TLS (the Main Server's TLS port)",
-            "inferred", X1 + "; " + X2_X3, ("X-2", "X-7"), tls=True,
+        *_device_ports(
+            "communication_server",
+            tls=("Devices connect to the Communication Server over TLS (the Main Server's TLS port)",
+                 "inferred", X1 + "; " + X2_X3, ("X-2", "X-7")),
+            plaintext=("Devices connect to the Communication Server (the Main Server's communication port)",
+                       "documented", X2_X3, ("X-7",)),
         ),
-        Flow(
-            "tcp", "server_port", "inbound", "communication_server", X_MODES, "device",
-            "Devices connect to the Communication Server (the Main Server's communication port)",
-            "documented", X2_X3, ("X-7",), tls=False,
-        ),
-        Flow(
-            "tcp", "grpc_port", "outbound", "communication_server", X_MODES, "server",
+        _x_flow(
+            "grpc_port", "outbound", "communication_server", "server",
             "The Communication Server reaches the Main Server's gRPC port",
             "documented", X2_X3, ("X-7",),
         ),
@@ -507,8 +533,8 @@ BIOSTAR_X = Matrix(
                   ("X-5", "X-7")),
         _internal("core_rpc_port", "communication_server", X_MODES, "core service RPC", "inferred", X2_X3,
                   ("X-7",)),
-        Flow(
-            "tcp", "web_https_port", "outbound", "client", X_MODES, "server",
+        _x_flow(
+            "web_https_port", "outbound", "client", "server",
             "The operator's browser logs in through the Unified Gateway", "inferred", X1, ("X-1",),
         ),
         *_database("database", X_MODES, "inferred", X_DB, ("B2-11",)),

@@ -27,10 +27,13 @@ description:
     C(OUTPUT) tagged with C(-m comment --comment <owner>). Each family changes in one
     C(iptables-restore --noflush) (or C(ip6tables-restore)) transaction; when the second
     family fails, the first is put back."
-  - "B(ufw:) ufw rules whose comment starts with the owner. ufw's default policy is never
-    changed and ufw is never enabled."
-  - "B(firewalld:) owned configuration in the zone, permanent and runtime alike, written
-    with C(firewall-offline-cmd) when the daemon is not running."
+  - "B(ufw:) ufw rules whose comment starts with the owner, written into ufw's own rule files
+    and loaded into ufw's user chains with one C(iptables-restore -n) per family when ufw is
+    active. ufw's default policy is never changed and ufw is never enabled."
+  - "B(firewalld:) owned configuration in the zone, permanent and runtime alike, changed by
+    one helper process per step over D-Bus; many new definitions are written as files and
+    loaded with one reload. When the daemon is not running, firewalld's offline configuration
+    code (what C(firewall-offline-cmd) runs) writes the permanent configuration."
   - The address family follows the peers. A rule without peers applies to IPv4 and IPv6.
   - "B(Lockout guard:) an owned rule that carries the current SSH session (the port and
     client from C(SSH_CONNECTION) on the target, also found through the parent processes
@@ -55,13 +58,15 @@ options:
     description:
       - The tag that marks the rules this module owns, in rule comments, chain names and
         descriptions. Two owners never touch each other's rules.
-      - 1 to 40 letters, digits, C(_), C(.), C(:) or C(-), starting with a letter or digit.
+      - 1 to 20 lowercase letters, digits or C(-), starting with a letter. Chain, table and
+        service names derive from it one to one, so two owners never share a chain.
     type: str
     default: biostar-hardening
   zone:
     description:
       - The firewalld zone to put the rules in. Default is firewalld's default zone.
-      - Only used by the firewalld backend.
+      - Only used by the firewalld backend, but checked with every backend.
+      - 1 to 17 letters, digits, C(_) or C(-).
     type: str
   persist:
     description:
@@ -101,6 +106,16 @@ options:
       - When the current SSH session is known, its port must be in the list.
     type: list
     elements: int
+  lock_timeout:
+    description:
+      - Seconds to wait for another run of this module on the same host to finish.
+      - Runs on one host take a host-wide lock (C(/run/lock/biostar-hardening-firewall.lock))
+        for the whole read, plan, apply and persist sequence, whatever their owner, so two
+        converges started at once end in one of the requested rule sets, never a mix.
+      - When the lock stays taken longer, the task fails naming the lock file and changes nothing.
+      - 0 tries once and does not wait.
+    type: int
+    default: 60
 notes:
   - Check mode predicts exactly what a real run would change, including what would be
     persisted, and touches nothing.
@@ -219,6 +234,18 @@ persisted:
   type: list
   elements: str
   sample: [/etc/nftables.d/biostar-hardening.nft, /etc/nftables.conf]
+actions:
+  description:
+    - What the run changed (or, in check mode, would change) in the firewall, in words, one
+      entry per step (chains created or filled, jumps added or deleted, policies set).
+    - A run that repairs drift (an owned rule, chain or jump removed by hand) says here what it
+      put back.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - create chain inet filter biostar_hardening_in with 3 rules
+    - add jump inet filter input -> biostar_hardening_in
 diff:
   description: The owned rules before and after, one per line, with C(#) lines for jumps, policies and baseline rules.
   returned: when diff mode is on
@@ -245,7 +272,12 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.detect 
     DetectionError,
     select_backend,
 )
-from ansible_collections.biostar.hardening.plugins.module_utils.engine import ReconcileError, drive, reconcile
+from ansible_collections.biostar.hardening.plugins.module_utils.engine import ReconcileError, reconcile
+from ansible_collections.biostar.hardening.plugins.module_utils.host_lock import (
+    DEFAULT_TIMEOUT,
+    HostLockError,
+    host_lock,
+)
 from ansible_collections.biostar.hardening.plugins.module_utils.lockout import (
     LockoutError,
     Session,
@@ -258,6 +290,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules impo
     RuleError,
     rules_from_dicts,
     validate_owner,
+    validate_zone,
 )
 
 ARGUMENT_SPEC = dict(
@@ -269,6 +302,7 @@ ARGUMENT_SPEC = dict(
     persist=dict(type="bool", default=True),
     baseline=dict(type="bool", default=False),
     management_ports=dict(type="list", elements="int"),
+    lock_timeout=dict(type="int", default=DEFAULT_TIMEOUT),
 )
 
 
@@ -301,6 +335,8 @@ def rule_dicts(rules: Sequence[Rule]) -> List[Dict[str, Any]]:
 def desired_target(params: Dict[str, Any], session: Optional[Session]) -> Target:
     """The validated Target from the module options; RuleError or LockoutError when they are wrong."""
     validate_owner(params["owner"])
+    if params["zone"] is not None:
+        validate_zone(params["zone"])
     if params["state"] == "absent":
         return Target((), False, None)
     items = [{k: v for k, v in (item or {}).items() if v is not None} for item in params["rules"] or []]
@@ -312,7 +348,14 @@ def desired_target(params: Dict[str, Any], session: Optional[Session]) -> Target
 def run_module(module: AnsibleModule) -> Dict[str, Any]:
     params = module.params
     result: Dict[str, Any] = dict(
-        changed=False, backend=params["backend"], filtering=False, added=[], removed=[], rules=[], persisted=[]
+        changed=False,
+        backend=params["backend"],
+        filtering=False,
+        added=[],
+        removed=[],
+        rules=[],
+        persisted=[],
+        actions=[],
     )
 
     def fail(msg: str, warnings: Sequence[str] = (), **extra: Any) -> None:
@@ -332,15 +375,16 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     except DetectionError as exc:
         fail(str(exc))
     result.update(backend=selection.name, filtering=selection.filtering)
-    backend = drive(
-        selection.backend(runner, BackendOptions(owner=params["owner"], zone=params["zone"], persist=params["persist"]))
+    backend = selection.backend(
+        runner, BackendOptions(owner=params["owner"], zone=params["zone"], persist=params["persist"])
     )
     if target.baseline is not None and not backend.supports_baseline:
         fail("baseline: not supported with backend %s; it is supported with nftables and iptables" % selection.name)
 
     try:
-        outcome = reconcile(backend, target, session, module.check_mode)
-    except LockoutError as exc:
+        with host_lock(params["lock_timeout"]):
+            outcome = reconcile(backend, target, session, module.check_mode)
+    except (HostLockError, LockoutError) as exc:
         fail(str(exc), selection.warnings)
     except ReconcileError as exc:
         result.update(rules=rule_dicts(exc.rules_in_place))
@@ -355,6 +399,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
         removed=rule_dicts(outcome.removed),
         rules=rule_dicts(outcome.after),
         persisted=list(outcome.persisted),
+        actions=list(outcome.actions),
     )
     if module._diff:
         result["diff"] = outcome.diff("%s rules of owner %s" % (selection.name, params["owner"]))

@@ -250,7 +250,7 @@ import ipaddress
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -272,17 +272,36 @@ FILTERED = "filtered"
 OPEN_FILTERED = "open|filtered"
 ERROR = "error"
 
+# What silence (the detail takes the timeout) and a refusal mean, per protocol: a reachable
+# TCP port answers the handshake either way, so silence is a drop; a UDP listener may say nothing.
+TCP_SILENCE = (FILTERED, "no answer within %ss (dropped, or the host is down)")
+TCP_REFUSAL = (CLOSED, "connection refused (host reachable; nothing listens, or a firewall rejects)")
+UDP_SILENCE = (OPEN_FILTERED, "no reply and no ICMP error within %ss (a silent listener, or dropped)")
+UDP_REFUSAL = (CLOSED, "ICMP port unreachable (host reachable; nothing listens, or a firewall rejects)")
 
-def probe_tcp(sockaddr: Tuple[Any, ...], family: int, timeout: float) -> Tuple[str, str]:
-    sock = socket.socket(family, socket.SOCK_STREAM)
+
+def _socket_probe(
+    kind: int,
+    sockaddr: Tuple[Any, ...],
+    family: int,
+    timeout: float,
+    exchange: Callable[[socket.socket], Tuple[str, str]],
+    silence: Tuple[str, str],
+    refusal: Tuple[str, str],
+) -> Tuple[str, str]:
+    """Run ``exchange`` on a fresh socket and name what happened as (state, detail).
+
+    TCP and UDP read their errors the same way; they differ only in the exchange, in
+    what silence means (``silence``'s detail takes the timeout) and in the refusal's words.
+    """
+    sock = socket.socket(family, kind)
     sock.settimeout(timeout)
     try:
-        sock.connect(sockaddr)
-        return OPEN, "TCP connection accepted"
+        return exchange(sock)
     except socket.timeout:
-        return FILTERED, "no answer within %ss (dropped, or the host is down)" % timeout
+        return silence[0], silence[1] % timeout
     except ConnectionRefusedError:
-        return CLOSED, "connection refused (host reachable; nothing listens, or a firewall rejects)"
+        return refusal
     except OSError as exc:
         if exc.errno in UNREACHABLE_ERRNOS:
             return FILTERED, "ICMP unreachable: %s" % (exc.strerror or exc)
@@ -291,25 +310,23 @@ def probe_tcp(sockaddr: Tuple[Any, ...], family: int, timeout: float) -> Tuple[s
         sock.close()
 
 
+def probe_tcp(sockaddr: Tuple[Any, ...], family: int, timeout: float) -> Tuple[str, str]:
+    def connect(sock: socket.socket) -> Tuple[str, str]:
+        sock.connect(sockaddr)
+        return OPEN, "TCP connection accepted"
+
+    return _socket_probe(socket.SOCK_STREAM, sockaddr, family, timeout, connect, TCP_SILENCE, TCP_REFUSAL)
+
+
 def probe_udp(sockaddr: Tuple[Any, ...], family: int, timeout: float, payload: bytes) -> Tuple[str, str]:
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    sock.settimeout(timeout)
-    try:
+    def send_and_listen(sock: socket.socket) -> Tuple[str, str]:
         # A connected UDP socket is what makes the kernel report ICMP port unreachable to us.
         sock.connect(sockaddr)
         sock.send(payload)
         data = sock.recv(UDP_REPLY_MAX)
         return OPEN, "reply of %d bytes" % len(data)
-    except socket.timeout:
-        return OPEN_FILTERED, "no reply and no ICMP error within %ss (a silent listener, or dropped)" % timeout
-    except ConnectionRefusedError:
-        return CLOSED, "ICMP port unreachable (host reachable; nothing listens, or a firewall rejects)"
-    except OSError as exc:
-        if exc.errno in UNREACHABLE_ERRNOS:
-            return FILTERED, "ICMP unreachable: %s" % (exc.strerror or exc)
-        return ERROR, "socket error: %s" % exc
-    finally:
-        sock.close()
+
+    return _socket_probe(socket.SOCK_DGRAM, sockaddr, family, timeout, send_and_listen, UDP_SILENCE, UDP_REFUSAL)
 
 
 def counts_as(state: str, no_answer_means: str) -> str:
@@ -440,50 +457,65 @@ def resolve(module: AnsibleModule, host: str) -> Tuple[int, Tuple[Any, ...]]:
     return family, sockaddr
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            host=dict(type="str", required=True),
-            checks=dict(
-                type="list",
-                elements="dict",
-                required=True,
-                options=dict(
-                    protocol=dict(type="str", choices=["tcp", "udp"], default="tcp"),
-                    port=dict(type="int", required=True),
-                    expect=dict(type="str", choices=["open", "closed"], default="open"),
-                    open_from=dict(type="list", elements="str", default=[]),
-                    label=dict(type="str", default=""),
-                ),
-            ),
-            timeout=dict(type="float", default=2.0),
-            retries=dict(type="int", default=1),
-            udp_payload=dict(type="str", default="biostar-hardening port_probe"),
-            udp_no_answer_means=dict(type="str", choices=["inconclusive", "open", "closed"], default="inconclusive"),
+ARGUMENT_SPEC = dict(
+    host=dict(type="str", required=True),
+    checks=dict(
+        type="list",
+        elements="dict",
+        required=True,
+        options=dict(
+            protocol=dict(type="str", choices=["tcp", "udp"], default="tcp"),
+            port=dict(type="int", required=True),
+            expect=dict(type="str", choices=["open", "closed"], default="open"),
+            open_from=dict(type="list", elements="str", default=[]),
+            label=dict(type="str", default=""),
         ),
-        supports_check_mode=True,
-    )
-    checks = validate(module)
-    params = module.params
-    host = params["host"]
-    family, sockaddr = resolve(module, host)
-    payload = params["udp_payload"].encode("utf-8")
-    source = source_address(family, sockaddr) if any(c["networks"] for c in checks) else ""
-    checks = [dict(c, expect=effective_expectation(c, source)) for c in checks]
+    ),
+    timeout=dict(type="float", default=2.0),
+    retries=dict(type="int", default=1),
+    udp_payload=dict(type="str", default="biostar-hardening port_probe"),
+    udp_no_answer_means=dict(type="str", choices=["inconclusive", "open", "closed"], default="inconclusive"),
+)
 
+
+def run_checks(
+    params: Dict[str, Any], checks: List[Dict[str, Any]], family: int, sockaddr: Tuple[Any, ...]
+) -> List[Dict[str, Any]]:
+    """Every check, in parallel (at most MAX_WORKERS at once), results in the order given."""
+    if not checks:
+        return []
     probe = functools.partial(
         run_check,
         sockaddr=sockaddr,
         family=family,
         timeout=params["timeout"],
         retries=params["retries"],
-        payload=payload,
+        payload=params["udp_payload"].encode("utf-8"),
         no_answer_means=params["udp_no_answer_means"],
     )
-    results: List[Dict[str, Any]] = []
-    if checks:
-        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(checks))) as pool:
-            results = list(pool.map(probe, checks))
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(checks))) as pool:
+        return list(pool.map(probe, checks))
+
+
+def failure_message(label: str, results: List[Dict[str, Any]], failures: List[Dict[str, Any]]) -> str:
+    return "%s: %d of %d checks did not meet their expectation: %s" % (
+        label,
+        len(failures),
+        len(results),
+        "; ".join("%s/%d expected %s, got %s" % (r["protocol"], r["port"], r["expect"], r["state"]) for r in failures),
+    )
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    checks = validate(module)
+    params = module.params
+    host = params["host"]
+    family, sockaddr = resolve(module, host)
+    # Only checks with open_from depend on which source address this peer reaches the host from.
+    source = source_address(family, sockaddr) if any(c["networks"] for c in checks) else ""
+    checks = [dict(c, expect=effective_expectation(c, source)) for c in checks]
+    results = run_checks(params, checks, family, sockaddr)
 
     address = sockaddr[0]
     label = host if host == address else "%s (%s)" % (host, address)
@@ -499,18 +531,7 @@ def main() -> None:
         failed_checks=len(failures),
     )
     if failures:
-        module.fail_json(
-            msg="%s: %d of %d checks did not meet their expectation: %s"
-            % (
-                label,
-                len(failures),
-                len(results),
-                "; ".join(
-                    "%s/%d expected %s, got %s" % (r["protocol"], r["port"], r["expect"], r["state"]) for r in failures
-                ),
-            ),
-            **outcome,
-        )
+        module.fail_json(msg=failure_message(label, results, failures), **outcome)
     module.exit_json(**outcome)
 
 

@@ -20,7 +20,7 @@ import os
 import re
 import sys
 import tempfile
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
@@ -281,6 +281,52 @@ def _change(run: Dict[str, Any], firewall: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
+class _Latest:
+    """What the records say about each host, the latest record winning.
+
+    Records come oldest first, so a later record simply overwrites what an earlier one said.
+    """
+
+    def __init__(self) -> None:
+        self.context: Dict[str, Dict[str, Any]] = {}
+        self.matrix: Dict[str, List[Dict[str, Any]]] = {}
+        self.last_run: Dict[str, Tuple[Dict[str, Any], Dict[str, Any]]] = {}
+        self.last_change: Dict[str, Tuple[Dict[str, Any], Dict[str, Any]]] = {}
+        self.probes: Dict[str, Dict[str, Tuple[Dict[str, Any], Dict[str, Any]]]] = {}
+        self.unreachable: Dict[str, Tuple[Dict[str, Any], str]] = {}
+        self.probe_hosts: Set[str] = set()
+        self.sources: List[str] = []
+        self.versions: List[str] = []
+
+    def add(self, run: Dict[str, Any]) -> None:
+        for source in run.get("inventory") or []:
+            if source not in self.sources:
+                self.sources.append(source)
+        if run.get("collection_version"):
+            self.versions.append(run["collection_version"])
+        self.context.update(run.get("context") or {})
+        self.matrix.update(run.get("matrix_rules") or {})
+        for host, firewall in (run.get("firewall") or {}).items():
+            self.last_run[host] = (run, firewall)
+            # A firewall result means the host answered after an earlier run could not reach it.
+            self.unreachable.pop(host, None)
+            if firewall.get("changed"):
+                self.last_change[host] = (run, firewall)
+        for host, message in (run.get("unreachable") or {}).items():
+            self.unreachable[host] = (run, message)
+        for probe in run.get("probes") or []:
+            if probe.get("target"):
+                self.probes.setdefault(probe["target"], {})[probe["probe"]] = (run, probe)
+                self.probe_hosts.add(probe["probe"])
+
+    def hosts(self) -> List[str]:
+        """Every host some record speaks of, except a probe host that was only unreachable:
+        the report is about the probed fleet, not about the peers that probe it."""
+        managed = set(self.context) | set(self.last_run) | set(self.probes)
+        managed |= {host for host in self.unreachable if host not in self.probe_hosts or host in self.context}
+        return sorted(managed)
+
+
 def build_report(
     records: Sequence[Dict[str, Any]],
     inventory: Optional[Sequence[str]] = None,
@@ -293,47 +339,50 @@ def build_report(
     "last run") and its probes, per probe host. "last_change" is the latest run that
     changed (or, in check mode, would change) the host's firewall.
     """
-    context: Dict[str, Dict[str, Any]] = {}
-    matrix: Dict[str, List[Dict[str, Any]]] = {}
-    last_run: Dict[str, Tuple[Dict[str, Any], Dict[str, Any]]] = {}
-    last_change: Dict[str, Tuple[Dict[str, Any], Dict[str, Any]]] = {}
-    probes: Dict[str, Dict[str, Tuple[Dict[str, Any], Dict[str, Any]]]] = {}
-    unreachable: Dict[str, Tuple[Dict[str, Any], str]] = {}
-    probe_hosts = set()
-    sources: List[str] = []
-    versions = []
+    latest = _Latest()
     for run in records:
-        for source in run.get("inventory") or []:
-            if source not in sources:
-                sources.append(source)
-        if run.get("collection_version"):
-            versions.append(run["collection_version"])
-        context.update(run.get("context") or {})
-        matrix.update(run.get("matrix_rules") or {})
-        for host, firewall in (run.get("firewall") or {}).items():
-            last_run[host] = (run, firewall)
-            unreachable.pop(host, None)
-            if firewall.get("changed"):
-                last_change[host] = (run, firewall)
-        for host, message in (run.get("unreachable") or {}).items():
-            unreachable[host] = (run, message)
-        for probe in run.get("probes") or []:
-            if probe.get("target"):
-                probes.setdefault(probe["target"], {})[probe["probe"]] = (run, probe)
-                probe_hosts.add(probe["probe"])
-
-    managed = set(context) | set(last_run) | set(probes)
-    managed |= {host for host in unreachable if host not in probe_hosts or host in context}
-    hosts = [_host_entry(host, context, matrix, last_run, last_change, probes, unreachable) for host in sorted(managed)]
+        latest.add(run)
+    hosts = [_host_entry(host, latest) for host in latest.hosts()]
     hosts.sort(key=lambda entry: (STATUSES.index(entry["status"]), entry["name"]))
     ports = _port_view(hosts)
+    return {
+        "schema": SCHEMA,
+        "title": title,
+        "generated": generated or utc_now(),
+        "collection": {
+            "name": COLLECTION,
+            "version": latest.versions[-1] if latest.versions else collection_version(),
+        },
+        "inventory": list(inventory) if inventory is not None else latest.sources,
+        "runs": [_run_summary(run) for run in records],
+        "summary": _summary(hosts),
+        "hosts": hosts,
+        "ports": ports,
+    }
+
+
+def _run_summary(run: Dict[str, Any]) -> Dict[str, Any]:
+    return {
+        "name": run.get("name"),
+        "playbook": run.get("playbook"),
+        "started": run.get("started"),
+        "finished": run.get("finished"),
+        "check_mode": bool(run.get("check_mode")),
+    }
+
+
+def _summary(hosts: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     checks = [check for entry in hosts for probe in entry["probes"] for check in probe["checks"]]
-    summary = {
+
+    def issues(severity: str) -> int:
+        return sum(1 for entry in hosts for issue in entry["issues"] if issue["severity"] == severity)
+
+    return {
         "hosts": len(hosts),
         "by_status": {status: sum(1 for entry in hosts if entry["status"] == status) for status in STATUSES},
-        "exposures": sum(1 for entry in hosts for issue in entry["issues"] if issue["severity"] == "exposure"),
-        "failures": sum(1 for entry in hosts for issue in entry["issues"] if issue["severity"] == "failure"),
-        "drift": sum(1 for entry in hosts for issue in entry["issues"] if issue["severity"] == "drift"),
+        "exposures": issues("exposure"),
+        "failures": issues("failure"),
+        "drift": issues("drift"),
         "probe_checks": {
             "total": len(checks),
             "passed": sum(1 for check in checks if check["ok"]),
@@ -342,37 +391,54 @@ def build_report(
         # The report shows a predicted state when some host's latest result came from check mode.
         "check_mode": any(host["last_run"] and host["last_run"]["check_mode"] for host in hosts),
     }
+
+
+def _host_entry(host: str, latest: _Latest) -> Dict[str, Any]:
+    facts = latest.context.get(host, {})
+    run, firewall = latest.last_run.get(host, ({}, {}))
+    known = {rule_key(rule): rule for rule in latest.matrix.get(host, [])}
+    host_probes = _host_probes(latest.probes.get(host, {}))
+    issues = _firewall_issues(firewall, latest.unreachable.get(host))
+    issues.extend(_no_result_issues(host_probes))
+    issues.extend(_check_issues(host_probes))
+    for issue in issues:
+        issue.setdefault("port", None)
+    # With no firewall result, no probe and no failed attempt to reach it, nothing is known.
+    known_at_all = bool(firewall) or host in latest.unreachable or bool(host_probes)
+    change = latest.last_change.get(host)
     return {
-        "schema": SCHEMA,
-        "title": title,
-        "generated": generated or utc_now(),
-        "collection": {"name": COLLECTION, "version": versions[-1] if versions else collection_version()},
-        "inventory": list(inventory) if inventory is not None else sources,
-        "runs": [
-            {
-                "name": run.get("name"),
-                "playbook": run.get("playbook"),
-                "started": run.get("started"),
-                "finished": run.get("finished"),
-                "check_mode": bool(run.get("check_mode")),
-            }
-            for run in records
-        ],
-        "summary": summary,
-        "hosts": hosts,
-        "ports": ports,
+        "name": host,
+        "status": _status(issues) if known_at_all else "unknown",
+        "host_role": facts.get("host_role"),
+        "version": None if facts.get("version") is None else str(facts.get("version")),
+        "mode": facts.get("mode"),
+        "platform": facts.get("platform"),
+        "backend": firewall.get("backend"),
+        "filtering": firewall.get("filtering") if "filtering" in firewall else None,
+        "issues": issues,
+        "ports": _host_ports(firewall, known),
+        "last_run": _change(run, firewall) if firewall else None,
+        "last_change": _change(*change) if change else None,
+        "probes": host_probes,
     }
 
 
-def _host_entry(host, context, matrix, last_run, last_change, probes, unreachable) -> Dict[str, Any]:
-    facts = context.get(host, {})
-    known = {rule_key(rule): rule for rule in matrix.get(host, [])}
-    run, firewall = last_run.get(host, ({}, {}))
-    issues: List[Dict[str, str]] = []
-    if host in unreachable:
-        issues.append(
-            {"kind": "unreachable", "severity": "failure", "message": "unreachable: %s" % unreachable[host][1]}
-        )
+def _status(issues: Sequence[Dict[str, Any]]) -> str:
+    """The worst severity among the issues decides; none at all is ok."""
+    severities = {issue["severity"] for issue in issues}
+    for severity in ("exposure", "failure", "drift"):
+        if severity in severities:
+            return SEVERITY_STATUS[severity]
+    return "ok"
+
+
+def _firewall_issues(
+    firewall: Dict[str, Any], unreachable: Optional[Tuple[Dict[str, Any], str]]
+) -> List[Dict[str, str]]:
+    """What the host's latest run says: unreachable, a failed or non-filtering firewall, drift."""
+    issues = []
+    if unreachable:
+        issues.append({"kind": "unreachable", "severity": "failure", "message": "unreachable: %s" % unreachable[1]})
     if firewall.get("failed"):
         issues.append(
             {
@@ -390,54 +456,61 @@ def _host_entry(host, context, matrix, last_run, last_change, probes, unreachabl
             }
         )
     if firewall.get("check_mode") and firewall.get("changed") and not firewall.get("failed"):
-        issues.append(
-            {
-                "kind": "drift",
-                "severity": "drift",
-                "message": "drift: a real run would add %s, remove %s"
-                % (
-                    " ".join(rule_label(rule) for rule in firewall.get("added") or []) or "nothing",
-                    " ".join(rule_label(rule) for rule in firewall.get("removed") or []) or "nothing",
-                ),
-            }
-        )
-    removing = {rule_key(rule) for rule in firewall.get("removed") or []} if firewall.get("check_mode") else set()
+        issues.append(_drift_issue(firewall))
+    return issues
+
+
+def _drift_issue(firewall: Dict[str, Any]) -> Dict[str, str]:
+    """A check-mode run that would change the firewall: the host drifted from the matrix."""
+
+    def labels(rules: Optional[List[Dict[str, Any]]]) -> str:
+        return " ".join(rule_label(rule) for rule in rules or []) or "nothing"
+
+    return {
+        "kind": "drift",
+        "severity": "drift",
+        "message": "drift: a real run would add %s, remove %s"
+        % (labels(firewall.get("added")), labels(firewall.get("removed"))),
+    }
+
+
+def _host_ports(firewall: Dict[str, Any], known: Dict[Tuple[str, str, str], Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The host's owned rules now, annotated from the port matrix; after a check-mode run,
+    marked with what a real run would remove, followed by what it would add."""
+    check_mode = firewall.get("check_mode")
+    removing = {rule_key(rule) for rule in firewall.get("removed") or []} if check_mode else set()
     ports = []
     for rule in sorted(_current_rules(firewall), key=_port_sort):
         entry = _annotated(rule, known)
         entry["pending"] = "remove" if rule_key(rule) in removing else ""
         ports.append(entry)
-    if firewall.get("check_mode"):
+    if check_mode:
         for rule in sorted(firewall.get("added") or [], key=_port_sort):
             entry = _annotated(rule, known)
             entry["pending"] = "add"
             ports.append(entry)
+    return ports
 
+
+def _probe_check(check: Dict[str, Any]) -> Dict[str, Any]:
+    ok = bool(check.get("ok"))
+    return {
+        "protocol": check.get("protocol"),
+        "port": check.get("port"),
+        "expect": check.get("expect"),
+        "state": check.get("state"),
+        "ok": ok,
+        "detail": check.get("detail", ""),
+        "exposure": not ok and check.get("expect") == "closed",
+    }
+
+
+def _host_probes(by_probe_host: Dict[str, Tuple[Dict[str, Any], Dict[str, Any]]]) -> List[Dict[str, Any]]:
+    """The latest probe of this host from each probe host, by probe host name."""
     host_probes = []
-    for probe_host in sorted(probes.get(host, {})):
-        probe_run, probe = probes[host][probe_host]
-        checks = []
-        for check in probe.get("checks") or []:
-            ok = bool(check.get("ok"))
-            checks.append(
-                {
-                    "protocol": check.get("protocol"),
-                    "port": check.get("port"),
-                    "expect": check.get("expect"),
-                    "state": check.get("state"),
-                    "ok": ok,
-                    "detail": check.get("detail", ""),
-                    "exposure": not ok and check.get("expect") == "closed",
-                }
-            )
-        if not checks:
-            issues.append(
-                {
-                    "kind": "probe_error",
-                    "severity": "failure",
-                    "message": "no probe result from %s: %s" % (probe_host, probe.get("msg") or "unknown error"),
-                }
-            )
+    for probe_host in sorted(by_probe_host):
+        probe_run, probe = by_probe_host[probe_host]
+        checks = [_probe_check(check) for check in probe.get("checks") or []]
         host_probes.append(
             {
                 "probe": probe_host,
@@ -450,32 +523,20 @@ def _host_entry(host, context, matrix, last_run, last_change, probes, unreachabl
                 "checks": checks,
             }
         )
+    return host_probes
 
-    issues.extend(_check_issues(host_probes))
-    for issue in issues:
-        issue.setdefault("port", None)
-    severities = {issue["severity"] for issue in issues}
-    status = "unknown" if not firewall and host not in unreachable and not host_probes else "ok"
-    for severity in ("exposure", "failure", "drift"):
-        if severity in severities:
-            status = SEVERITY_STATUS[severity]
-            break
-    change = last_change.get(host)
-    return {
-        "name": host,
-        "status": status,
-        "host_role": facts.get("host_role"),
-        "version": None if facts.get("version") is None else str(facts.get("version")),
-        "mode": facts.get("mode"),
-        "platform": facts.get("platform"),
-        "backend": firewall.get("backend"),
-        "filtering": firewall.get("filtering") if "filtering" in firewall else None,
-        "issues": issues,
-        "ports": ports,
-        "last_run": _change(run, firewall) if firewall else None,
-        "last_change": _change(*change) if change else None,
-        "probes": host_probes,
-    }
+
+def _no_result_issues(host_probes: Sequence[Dict[str, Any]]) -> List[Dict[str, str]]:
+    """A probe that returned no checks (it failed before probing) proves nothing either way."""
+    return [
+        {
+            "kind": "probe_error",
+            "severity": "failure",
+            "message": "no probe result from %s: %s" % (probe["probe"], probe["msg"] or "unknown error"),
+        }
+        for probe in host_probes
+        if not probe["checks"]
+    ]
 
 
 def _port_view(hosts: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -533,90 +594,103 @@ def _attrs(values: Dict[str, Any]) -> str:
     return "".join(" %s=%s" % (key, quoteattr(str(value))) for key, value in values.items() if value is not None)
 
 
-def render_junit(report: Dict[str, Any]) -> str:
-    """A failing probe check is a <failure>; a host that is exposed or drifted is a
-    <failure>; a firewall task that failed, an unreachable host or a probe with no result
-    is an <error>. One <testcase> per host and one per probe check."""
-    timestamp = report["generated"].rstrip("Z")
-    host_cases = []
-    probe_cases = []
-    for host in report["hosts"]:
-        problems = [issue for issue in host["issues"] if issue["kind"] not in PROBE_KINDS]
-        errors = [issue for issue in problems if issue["severity"] == "failure"]
-        failures = [issue for issue in problems if issue["severity"] != "failure"]
-        body = ""
-        if errors:
-            body = "<error%s>%s</error>" % (
-                _attrs({"message": errors[0]["message"], "type": errors[0]["kind"]}),
-                xml_escape("\n".join(issue["message"] for issue in errors)),
+class _Case(NamedTuple):
+    """One <testcase> and whether it counts as a failure or an error in its suite's totals."""
+
+    failure: bool
+    error: bool
+    xml: str
+
+
+def _tally(cases: Sequence[_Case]) -> Dict[str, int]:
+    return {
+        "tests": len(cases),
+        "failures": sum(1 for case in cases if case.failure),
+        "errors": sum(1 for case in cases if case.error),
+    }
+
+
+def _testcase(classname: str, name: str, body: str, out: str) -> str:
+    return '    <testcase%s time="0">%s<system-out>%s</system-out></testcase>' % (
+        _attrs({"classname": classname, "name": name}),
+        body,
+        xml_escape(out),
+    )
+
+
+def _issues_element(tag: str, issues: Sequence[Dict[str, Any]]) -> str:
+    """<error> or <failure>: the first issue as its message, every issue in its text."""
+    return "<%s%s>%s</%s>" % (
+        tag,
+        _attrs({"message": issues[0]["message"], "type": issues[0]["kind"]}),
+        xml_escape("\n".join(issue["message"] for issue in issues)),
+        tag,
+    )
+
+
+def _host_case(host: Dict[str, Any]) -> _Case:
+    """The host's firewall: a failed task or an unreachable host is an error, anything
+    else wrong with it (exposure, drift) a failure. Probe findings are the probe cases'."""
+    problems = [issue for issue in host["issues"] if issue["kind"] not in PROBE_KINDS]
+    errors = [issue for issue in problems if issue["severity"] == "failure"]
+    failures = [issue for issue in problems if issue["severity"] != "failure"]
+    body = ""
+    if errors:
+        body = _issues_element("error", errors)
+    elif failures:
+        body = _issues_element("failure", failures)
+    ports = " ".join(
+        rule_label(rule) + (" (%s)" % rule["pending"] if rule["pending"] else "") for rule in host["ports"]
+    )
+    out = "host role %s, version %s, mode %s, platform %s, backend %s, filtering %s\nports: %s" % (
+        host["host_role"],
+        host["version"],
+        host["mode"],
+        host["platform"],
+        host["backend"],
+        host["filtering"],
+        ports or "none",
+    )
+    return _Case(bool(failures) and not errors, bool(errors), _testcase("biostar.firewall", host["name"], body, out))
+
+
+def _probe_cases(host: Dict[str, Any]) -> List[_Case]:
+    """One case per probe check; a probe that returned no checks is one error case."""
+    classname = "biostar.probe.%s" % host["name"]
+    cases = []
+    for probe in host["probes"]:
+        if not probe["checks"]:
+            xml = '    <testcase%s time="0"><error%s/></testcase>' % (
+                _attrs({"classname": classname, "name": "%s -> %s" % (probe["probe"], host["name"])}),
+                _attrs({"message": probe["msg"] or "no result", "type": "probe_error"}),
             )
-        elif failures:
-            body = "<failure%s>%s</failure>" % (
-                _attrs({"message": failures[0]["message"], "type": failures[0]["kind"]}),
-                xml_escape("\n".join(issue["message"] for issue in failures)),
+            cases.append(_Case(False, True, xml))
+        for check in probe["checks"]:
+            name = "%s -> %s %s/%s expect %s" % (
+                probe["probe"],
+                host["name"],
+                check["protocol"],
+                check["port"],
+                check["expect"],
             )
-        ports = " ".join(
-            rule_label(rule) + (" (%s)" % rule["pending"] if rule["pending"] else "") for rule in host["ports"]
-        )
-        out = "host role %s, version %s, mode %s, platform %s, backend %s, filtering %s\nports: %s" % (
-            host["host_role"],
-            host["version"],
-            host["mode"],
-            host["platform"],
-            host["backend"],
-            host["filtering"],
-            ports or "none",
-        )
-        host_cases.append(
-            (
-                bool(failures) and not errors,
-                bool(errors),
-                '    <testcase%s time="0">%s<system-out>%s</system-out></testcase>'
-                % (_attrs({"classname": "biostar.firewall", "name": host["name"]}), body, xml_escape(out)),
-            )
-        )
-        for probe in host["probes"]:
-            classname = "biostar.probe.%s" % host["name"]
-            if not probe["checks"]:
-                probe_cases.append(
-                    (
-                        False,
-                        True,
-                        '    <testcase%s time="0"><error%s/></testcase>'
-                        % (
-                            _attrs({"classname": classname, "name": "%s -> %s" % (probe["probe"], host["name"])}),
-                            _attrs({"message": probe["msg"] or "no result", "type": "probe_error"}),
-                        ),
-                    )
+            body = ""
+            if not check["ok"]:
+                body = "<failure%s>%s</failure>" % (
+                    _attrs(
+                        {
+                            "message": "expected %s, seen %s" % (check["expect"], check["state"]),
+                            "type": "exposure" if check["exposure"] else "blocked",
+                        }
+                    ),
+                    xml_escape(check["detail"]),
                 )
-            for check in probe["checks"]:
-                name = "%s -> %s %s/%s expect %s" % (
-                    probe["probe"],
-                    host["name"],
-                    check["protocol"],
-                    check["port"],
-                    check["expect"],
-                )
-                body = ""
-                if not check["ok"]:
-                    kind = "exposure" if check["exposure"] else "blocked"
-                    body = "<failure%s>%s</failure>" % (
-                        _attrs({"message": "expected %s, seen %s" % (check["expect"], check["state"]), "type": kind}),
-                        xml_escape(check["detail"]),
-                    )
-                probe_cases.append(
-                    (
-                        not check["ok"],
-                        False,
-                        '    <testcase%s time="0">%s<system-out>%s</system-out></testcase>'
-                        % (
-                            _attrs({"classname": classname, "name": name}),
-                            body,
-                            xml_escape("seen %s: %s" % (check["state"], check["detail"])),
-                        ),
-                    )
-                )
-    properties = "".join(
+            out = "seen %s: %s" % (check["state"], check["detail"])
+            cases.append(_Case(not check["ok"], False, _testcase(classname, name, body, out)))
+    return cases
+
+
+def _properties(report: Dict[str, Any]) -> str:
+    return "".join(
         "      <property%s/>\n" % _attrs({"name": name, "value": value})
         for name, value in (
             ("collection", "%s %s" % (report["collection"]["name"], report["collection"]["version"])),
@@ -625,40 +699,45 @@ def render_junit(report: Dict[str, Any]) -> str:
             ("schema", report["schema"]),
         )
     )
-    suites = []
-    for suite_id, (name, cases) in enumerate((("biostar.firewall", host_cases), ("biostar.probes", probe_cases))):
-        suites.append(
-            "  <testsuite%s>\n    <properties>\n%s    </properties>\n%s\n  </testsuite>"
-            % (
-                _attrs(
-                    {
-                        "name": name,
-                        "tests": len(cases),
-                        "failures": sum(1 for case in cases if case[0]),
-                        "errors": sum(1 for case in cases if case[1]),
-                        "skipped": 0,
-                        "time": "0",
-                        "timestamp": timestamp,
-                        "hostname": "controller",
-                        "id": suite_id,
-                        "package": COLLECTION,
-                    }
-                ),
-                properties,
-                "\n".join(case[2] for case in cases),
-            )
-        )
-    cases = host_cases + probe_cases
+
+
+def _testsuite(suite_id: int, name: str, cases: Sequence[_Case], properties: str, timestamp: str) -> str:
+    attributes = {"name": name}
+    attributes.update(_tally(cases))
+    attributes.update(
+        {
+            "skipped": 0,
+            "time": "0",
+            "timestamp": timestamp,
+            "hostname": "controller",
+            "id": suite_id,
+            "package": COLLECTION,
+        }
+    )
+    return "  <testsuite%s>\n    <properties>\n%s    </properties>\n%s\n  </testsuite>" % (
+        _attrs(attributes),
+        properties,
+        "\n".join(case.xml for case in cases),
+    )
+
+
+def render_junit(report: Dict[str, Any]) -> str:
+    """A failing probe check is a <failure>; a host that is exposed or drifted is a
+    <failure>; a firewall task that failed, an unreachable host or a probe with no result
+    is an <error>. One <testcase> per host and one per probe check."""
+    timestamp = report["generated"].rstrip("Z")
+    host_cases = [_host_case(host) for host in report["hosts"]]
+    probe_cases = [case for host in report["hosts"] for case in _probe_cases(host)]
+    properties = _properties(report)
+    suites = [
+        _testsuite(suite_id, name, cases, properties, timestamp)
+        for suite_id, (name, cases) in enumerate((("biostar.firewall", host_cases), ("biostar.probes", probe_cases)))
+    ]
+    attributes = {"name": report["title"]}
+    attributes.update(_tally(host_cases + probe_cases))
+    attributes["time"] = "0"
     return '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites%s>\n%s\n</testsuites>\n' % (
-        _attrs(
-            {
-                "name": report["title"],
-                "tests": len(cases),
-                "failures": sum(1 for case in cases if case[0]),
-                "errors": sum(1 for case in cases if case[1]),
-                "time": "0",
-            }
-        ),
+        _attrs(attributes),
         "\n".join(suites),
     )
 

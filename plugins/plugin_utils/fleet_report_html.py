@@ -19,6 +19,8 @@ from typing import Any, Dict, Iterable, List
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
+# Worst first: the rows' data-rank and the status filter's order.
+STATUS_RANK = ("exposed", "failed", "drift", "ok", "unknown")
 STATUS_LABEL = {
     "exposed": "exposed",
     "failed": "failed",
@@ -357,8 +359,9 @@ def probes_cell(host: Dict[str, Any]) -> str:
     )
 
 
-def host_row(host: Dict[str, Any], rank: int) -> str:
-    exposed = sorted(
+def _exposed_ports(host: Dict[str, Any]) -> List[str]:
+    """The ports a probe reached though they must stay closed, as "protocol/port"."""
+    return sorted(
         {
             "%s/%s" % (check["protocol"], check["port"])
             for probe in host["probes"]
@@ -366,21 +369,26 @@ def host_row(host: Dict[str, Any], rank: int) -> str:
             if check["exposure"]
         }
     )
+
+
+def _issues_cell(host: Dict[str, Any]) -> str:
     issues = "".join(
         '<li class="issue %s" data-kind="%s">%s</li>'
         % (esc(issue["severity"]), esc(issue["kind"]), esc(issue["message"]))
         for issue in host["issues"]
     )
-    exposures = sum(1 for issue in host["issues"] if issue["severity"] == "exposure")
-    failed_checks = sum(probe["failed"] for probe in host["probes"])
-    filtering = host["filtering"]
-    filters = (
-        '<span class="muted">?</span>'
-        if filtering is None
-        else ("yes" if filtering else '<span class="no" title="nothing blocks traffic on this host">no</span>')
-    )
-    run = host.get("last_run") or {}
-    search = " ".join(
+    return '<ul class="issues">%s</ul>' % issues if issues else '<span class="muted">none</span>'
+
+
+def _filters_cell(filtering: Any) -> str:
+    if filtering is None:
+        return '<span class="muted">?</span>'
+    return "yes" if filtering else '<span class="no" title="nothing blocks traffic on this host">no</span>'
+
+
+def _search_text(host: Dict[str, Any]) -> str:
+    """What the filter box matches a row against, lower case."""
+    return " ".join(
         str(part)
         for part in (
             host["name"],
@@ -396,6 +404,12 @@ def host_row(host: Dict[str, Any], rank: int) -> str:
         )
         if part
     ).lower()
+
+
+def _row_attributes(host: Dict[str, Any], rank: int) -> str:
+    """The data-* attributes the page's script sorts, filters and groups the rows by."""
+    filtering = host["filtering"]
+    run = host.get("last_run") or {}
     attributes = {
         "data-name": host["name"],
         "data-status": host["status"],
@@ -408,10 +422,14 @@ def host_row(host: Dict[str, Any], rank: int) -> str:
         "data-filtering": "" if filtering is None else ("yes" if filtering else "no"),
         "data-port_count": len(host["ports"]),
         "data-changed": "failed" if run.get("failed") else ("changed" if run.get("changed") else "unchanged"),
-        "data-probe_failed": failed_checks,
-        "data-exposures": exposures,
-        "data-search": search,
+        "data-probe_failed": sum(probe["failed"] for probe in host["probes"]),
+        "data-exposures": sum(1 for issue in host["issues"] if issue["severity"] == "exposure"),
+        "data-search": _search_text(host),
     }
+    return " ".join('%s="%s"' % (key, esc(value)) for key, value in attributes.items())
+
+
+def host_row(host: Dict[str, Any], rank: int) -> str:
     return (
         '<tr class="host status-%s" %s>'
         '<td><span class="badge %s">%s</span></td>'
@@ -420,18 +438,18 @@ def host_row(host: Dict[str, Any], rank: int) -> str:
         '<td>%s</td><td class="lastrun">%s</td><td>%s</td></tr>'
         % (
             esc(host["status"]),
-            " ".join('%s="%s"' % (key, esc(value)) for key, value in attributes.items()),
+            _row_attributes(host, rank),
             esc(host["status"]),
             esc(STATUS_LABEL[host["status"]]),
             esc(host["name"]),
-            '<ul class="issues">%s</ul>' % issues if issues else '<span class="muted">none</span>',
+            _issues_cell(host),
             esc(host["host_role"] or "?"),
             esc(host["version"] or "?"),
             esc(host["mode"] or "?"),
             esc(host["platform"] or "?"),
             esc(host["backend"] or "?"),
-            filters,
-            port_chips(host["ports"], exposed),
+            _filters_cell(host["filtering"]),
+            port_chips(host["ports"], _exposed_ports(host)),
             last_run_cell(host),
             probes_cell(host),
         )
@@ -475,37 +493,8 @@ def port_row(port: Dict[str, Any]) -> str:
     )
 
 
-def render_html(report: Dict[str, Any]) -> str:
-    summary = report["summary"]
-    by_status = summary["by_status"]
-    checks = summary["probe_checks"]
-    runs = (
-        ", ".join("%s%s" % (run["name"], " (check mode)" if run["check_mode"] else "") for run in report["runs"])
-        or "none"
-    )
-    cards = [
-        ("hosts", "hosts", summary["hosts"]),
-        ("exposed", "exposed hosts", by_status["exposed"]),
-        ("failed", "failed hosts", by_status["failed"]),
-        ("drift", "drifted hosts", by_status["drift"]),
-        ("ok", "ok hosts", by_status["ok"]),
-        ("checks", "probe checks as expected", "%d/%d" % (checks["passed"], checks["total"])),
-    ]
-    cards_html = "".join(
-        '<div class="card %s" id="count-%s"><span class="n">%s</span>%s</div>' % (key, key, esc(value), esc(label))
-        for key, label, value in cards
-    )
-    status_options = '<option value="">all statuses</option>' + "".join(
-        '<option value="%s">%s (%d)</option>' % (status, STATUS_LABEL[status], by_status[status])
-        for status in ("exposed", "failed", "drift", "ok", "unknown")
-        if by_status[status]
-    )
-    group_options = "".join('<option value="%s">%s</option>' % (key, esc(label)) for key, label in GROUPS)
-    headers = "".join('<th data-sort="%s">%s</th>' % (key, esc(label)) for label, key in HOST_COLUMNS)
-    ranks = {status: index for index, status in enumerate(("exposed", "failed", "drift", "ok", "unknown"))}
-    rows = "\n".join(host_row(host, ranks[host["status"]]) for host in report["hosts"])
-    port_rows = "\n".join(port_row(port) for port in report["ports"])
-    return """<!DOCTYPE html>
+# The page; render_html fills it in. Braces in STYLE and SCRIPT are safe: they are values, not the template.
+PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -553,7 +542,46 @@ report.junit.xml next to this page.</footer>
 <script>{script}</script>
 </body>
 </html>
-""".format(
+"""
+
+
+def _cards(summary: Dict[str, Any]) -> str:
+    by_status = summary["by_status"]
+    checks = summary["probe_checks"]
+    cards = [
+        ("hosts", "hosts", summary["hosts"]),
+        ("exposed", "exposed hosts", by_status["exposed"]),
+        ("failed", "failed hosts", by_status["failed"]),
+        ("drift", "drifted hosts", by_status["drift"]),
+        ("ok", "ok hosts", by_status["ok"]),
+        ("checks", "probe checks as expected", "%d/%d" % (checks["passed"], checks["total"])),
+    ]
+    return "".join(
+        '<div class="card %s" id="count-%s"><span class="n">%s</span>%s</div>' % (key, key, esc(value), esc(label))
+        for key, label, value in cards
+    )
+
+
+def _status_options(by_status: Dict[str, int]) -> str:
+    """Only the statuses some host has, each with its count."""
+    return '<option value="">all statuses</option>' + "".join(
+        '<option value="%s">%s (%d)</option>' % (status, STATUS_LABEL[status], by_status[status])
+        for status in STATUS_RANK
+        if by_status[status]
+    )
+
+
+def render_html(report: Dict[str, Any]) -> str:
+    summary = report["summary"]
+    runs = (
+        ", ".join("%s%s" % (run["name"], " (check mode)" if run["check_mode"] else "") for run in report["runs"])
+        or "none"
+    )
+    group_options = "".join('<option value="%s">%s</option>' % (key, esc(label)) for key, label in GROUPS)
+    headers = "".join('<th data-sort="%s">%s</th>' % (key, esc(label)) for label, key in HOST_COLUMNS)
+    rows = "\n".join(host_row(host, STATUS_RANK.index(host["status"])) for host in report["hosts"])
+    port_rows = "\n".join(port_row(port) for port in report["ports"])
+    return PAGE.format(
         csp=CSP,
         collection=esc(report["collection"]["name"]),
         version=esc(report["collection"]["version"]),
@@ -567,8 +595,8 @@ report.junit.xml next to this page.</footer>
         generated=esc(report["generated"]),
         inventory=esc(", ".join(report["inventory"]) or "unknown"),
         runs=esc(runs),
-        cards=cards_html,
-        status_options=status_options,
+        cards=_cards(summary),
+        status_options=_status_options(summary["by_status"]),
         group_options=group_options,
         headers=headers,
         rows=rows,

@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, Tuple
 
-from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Plan, Rule
+from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Rule
 
 
 @dataclass(frozen=True)
@@ -231,64 +231,6 @@ class Backend:
         """The Target that reproduces a snapshot's owned state."""
         baseline = snapshot.baseline_ports if snapshot.input_drops and snapshot.baseline_ports else None
         return Target(snapshot.owned, True, baseline)
-
-    def run(self, args: Sequence[str], data: Optional[str] = None, check: bool = True) -> CommandResult:
-        return run_checked(self.runner, self.name, args, data, check)
-
-
-class LegacyBackend:
-    """The 0.1.0 interface, driven by engine.LegacySteps until every backend has moved."""
-
-    name = ""
-    # Only backends that can own a default-deny input policy (nftables, iptables) say True.
-    supports_baseline = False
-
-    def __init__(self, runner: Runner, options: BackendOptions):
-        self.runner = runner
-        self.options = options
-        # Things the user should know that are not failures; the module passes them on.
-        self.warnings: List[str] = []
-        self.files = LocalFiles()
-
-    @classmethod
-    def detect(cls, runner: Runner) -> Detection:
-        raise NotImplementedError
-
-    def read_owned(self) -> List[Rule]:
-        """Every rule this owner has on the host, as Rules."""
-        raise NotImplementedError
-
-    def apply(self, plan: Plan) -> None:
-        """Make the owned rules equal ``plan.result``; on failure leave the old set in place."""
-        raise NotImplementedError
-
-    def remove_all(self) -> None:
-        """state=absent: remove every owned rule and any owned chain, jump or service."""
-        raise NotImplementedError
-
-    def persist(self) -> List[str]:
-        """Save the owned rules so they survive a reboot; return what was written."""
-        raise NotImplementedError
-
-    def pending(self, plan: Plan, state: str = "present") -> List[str]:
-        """Repairs needed although the owned rule set is equal (a missing jump, runtime drift)."""
-        return []
-
-    def persist_pending(self, plan: Plan, state: str = "present") -> List[str]:
-        """The files or configs that ``persist`` would write now; check mode reports them."""
-        return []
-
-    def describe_state(self, after: bool) -> List[str]:
-        """Extra lines for --diff beyond the rules (jumps, baseline policy), before or after."""
-        return []
-
-    def set_baseline(self, management_ports: Sequence[int]) -> None:
-        """Ask ``apply`` for a default-deny input policy that keeps these TCP ports open."""
-        raise NotImplementedError
-
-    def baseline_state(self) -> Tuple[List[int], bool]:
-        """The management ports an owned baseline keeps open, and whether input drops by default."""
-        return [], False
 
     def run(self, args: Sequence[str], data: Optional[str] = None, check: bool = True) -> CommandResult:
         return run_checked(self.runner, self.name, args, data, check)

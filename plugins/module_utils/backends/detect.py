@@ -11,19 +11,18 @@ so, because opening ports on a host that blocks nothing changes nothing today.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple, Type, Union
+from typing import Dict, List, Optional, Tuple, Type
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
     Backend,
     BackendError,
     Detection,
-    LegacyBackend,
     Runner,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import IptablesBackend
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.nftables import NftablesBackend
 
-BackendClass = Union[Type[Backend], Type[LegacyBackend]]
+BackendClass = Type[Backend]
 REGISTRY: Dict[str, BackendClass] = {"nftables": NftablesBackend, "iptables": IptablesBackend}
 MISSING: Dict[str, str] = {}
 

@@ -102,7 +102,7 @@ def test_control_the_unfiltered_host_answers_on_everything(fleet):
 
 def _verify(limit):
     run = run_playbook(VERIFY, limit)
-    assert run.data is not None, run.describe()
+    assert run.record is not None, run.describe()
     return run
 
 

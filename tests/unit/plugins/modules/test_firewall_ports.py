@@ -10,7 +10,7 @@ from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.biostar.hardening.plugins.doc_fragments.port_rules import ModuleDocFragment
-from ansible_collections.biostar.hardening.plugins.module_utils import lockout
+from ansible_collections.biostar.hardening.plugins.module_utils import host_lock, lockout
 from ansible_collections.biostar.hardening.plugins.module_utils.backends import base, detect
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import Backend, Detection
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import rules_from_dicts
@@ -56,8 +56,10 @@ def stub(name, active=False):
 
 
 @pytest.fixture
-def host(monkeypatch):
+def host(monkeypatch, tmp_path):
     state = SimpleNamespace(runner=None, files=FakeFiles(), ssh=None, warnings=[])
+    # The host lock is real (flock), but in the test's own directory, not /run/lock.
+    monkeypatch.setattr(host_lock, "LOCK_DIRS", (str(tmp_path),))
     monkeypatch.setattr(firewall_ports, "ModuleRunner", lambda module: state.runner)
     # Every backend reaches host files through base.LocalFiles unless given others.
     monkeypatch.setattr(base, "LocalFiles", lambda: state.files)
@@ -168,9 +170,24 @@ def test_first_run_opens_the_server_set(host):
         {"protocol": r["protocol"], "port": r["port"], "direction": "inbound", "peers": []} for r in SERVER
     ]
     assert out["persisted"] == [INCLUDE, CONF]
+    assert out["actions"] and all(isinstance(a, str) for a in out["actions"])
     assert len(host.runner.writes()) == 1
     assert host.files.files[INCLUDE] == fixture("nft_include_server.nft")
     assert host.warnings == []
+
+
+def test_a_run_waits_for_the_host_lock_and_fails_clearly_when_it_stays_taken(host, tmp_path):
+    host.runner = nft_host("nft_host_drop.json")
+    host.files.files[CONF] = fixture("nftables_conf_host.txt")
+    with host_lock.host_lock(5, str(tmp_path / host_lock.LOCK_NAME)):
+        result = run({"rules": SERVER, "lock_timeout": 0})
+    assert result.failed
+    assert "lock_timeout=0" in result.result["msg"]
+    assert str(tmp_path / host_lock.LOCK_NAME) in result.result["msg"]
+    assert host.runner.writes() == []
+    assert host.files.written == []
+    # Released: the same run now goes through.
+    assert not run({"rules": SERVER, "lock_timeout": 0}).failed
 
 
 def test_second_run_changes_and_writes_nothing(host):
@@ -180,6 +197,7 @@ def test_second_run_changes_and_writes_nothing(host):
     )
     out = run({"rules": SERVER}).result
     assert (out["changed"], out["added"], out["removed"], out["persisted"]) == (False, [], [], [])
+    assert out["actions"] == []
     assert short(out["rules"]) == ["tcp/1470", "tcp/1471", "tcp/1480", "udp/51110"]
     assert host.runner.writes() == []
     assert host.files.written == []
@@ -410,5 +428,15 @@ def test_documentation_matches_the_argument_spec():
         assert suboptions[name]["type"] == spec["type"], name
         assert suboptions[name].get("default") == spec.get("default"), name
     returned = yaml.safe_load(firewall_ports.RETURN)
-    assert set(returned) == {"changed", "backend", "filtering", "added", "removed", "rules", "persisted", "diff"}
+    assert set(returned) == {
+        "changed",
+        "backend",
+        "filtering",
+        "added",
+        "removed",
+        "rules",
+        "persisted",
+        "actions",
+        "diff",
+    }
     assert yaml.safe_load(firewall_ports.EXAMPLES)

@@ -1,58 +1,130 @@
-"""FirewalldBackend, replayed against command output captured from a real firewalld container.
+"""FirewalldBackend, replayed against helper runs captured from a real firewalld container.
 
 Fixtures: tests/unit/fixtures/firewalld/*.jsonl, made by tests/unit/fixtures/firewalld/capture.sh
 on a host running firewalld 1.3 (Debian 12) with a foreign port 2222/tcp in the public zone
-and a foreign policy ``userout``; the offline-* runs had the daemon stopped.
+and a foreign policy ``userout``; the offline-* runs had the daemon stopped. Each recorded
+call is one run of the helper program (firewalld_helper) with its request and JSON answer.
 """
 
+import ast
 import copy
+import json
 import os
 import re
 
 import pytest
 from recorded_runner import FIXTURES, ReplayRunner, drive, load_session, programs, recorded_outcome, session_names
 
+from ansible_collections.biostar.hardening.plugins.module_utils.backends import firewalld_helper
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
     BackendError,
     BackendOptions,
+    CommandResult,
+    HostFiles,
+    Runner,
+    Target,
 )
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.firewalld import (
-    FirewalldBackend,
-    Layer,
-    owned_entries,
-    parse_list_all,
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.firewalld import FirewalldBackend
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.firewalld_config import (
+    owned_layer,
     parse_service_name,
-    referenced_services,
     rich_rule,
     service_name,
 )
-from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Rule, diff, rules_from_dicts
+from ansible_collections.biostar.hardening.plugins.module_utils.engine import reconcile
+from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Rule, rules_from_dicts
 
 OWNER = "biostar-hardening"
-READS = ("--state", "--list-all", "--get-services", "--list-all-zones", "--list-all-policies")
-DEFAULT_PROGRAMS = {"firewall-cmd": "/usr/bin/firewall-cmd", "firewall-offline-cmd": "/usr/bin/firewall-offline-cmd"}
+DEFAULT_PROGRAMS = {
+    "firewall-cmd": "/usr/bin/firewall-cmd",
+    "firewall-offline-cmd": "/usr/bin/firewall-offline-cmd",
+    "python3": "/usr/bin/python3",
+}
+RELOADED = "firewalld was reloaded to load new owned definitions; runtime-only changes made by other tools were dropped"
 
 
-def replay(name, calls=None, session=None):
-    session = session or load_session("firewalld", name)
+def request_of(data):
+    """The request a helper run was given: the JSON in the last line, ``main('<json>')``."""
+    call = data.rstrip().splitlines()[-1]
+    return json.loads(ast.literal_eval(re.match(r"^main\((.*)\)$", call).group(1)))
+
+
+class HelperReplay(ReplayRunner):
+    """A ReplayRunner that also checks each helper request against the recording."""
+
+    def __init__(self, calls, which, check=True):
+        super().__init__(calls, which)
+        self.requests = []
+        self.check = check
+
+    def run(self, args, data=None):
+        recorded = self.calls[self.position]["data"] if self.position < len(self.calls) else None
+        result = super().run(args, data)
+        self.requests.append(request_of(data))
+        if self.check:
+            assert self.requests[-1] == request_of(recorded), "request %d differs" % (len(self.requests) - 1)
+        return result
+
+
+class MemoryFiles(HostFiles):
+    def __init__(self):
+        self.texts = {}
+
+    def read(self, path):
+        return self.texts.get(path)
+
+    def write(self, path, text):
+        self.texts[path] = text
+
+    def remove(self, path):
+        self.texts.pop(path, None)
+
+    def isdir(self, path):
+        return False
+
+
+def with_files(files):
+    """FirewalldBackend writing host files into ``files`` (the recorder builds it with runner and options)."""
+
+    class Replayed(FirewalldBackend):
+        def __init__(self, runner, options):
+            super().__init__(runner, options, files)
+
+    return Replayed
+
+
+def replay(name, calls=None, files=None):
+    session = load_session("firewalld", name)
     if calls is not None:
         session["calls"] = calls
-    runner = ReplayRunner(session["calls"], programs(session["calls"], DEFAULT_PROGRAMS))
-    return session, runner, drive(FirewalldBackend, runner, session)
+    runner = HelperReplay(session["calls"], programs(session["calls"], DEFAULT_PROGRAMS))
+    runner.files = files if files is not None else MemoryFiles()
+    return session, runner, drive(with_files(runner.files), runner, session)
 
 
-def writes(commands):
-    """Commands that change something: everything that is not one of the reads."""
-    return [c for c in commands if not any(arg in READS for arg in c)]
+def steps(runner, index=None):
+    """The steps of the write requests (all of them, or only the index-th write)."""
+    writes = [r["steps"] for r in runner.requests if r["action"] == "write"]
+    if index is not None:
+        return writes[index] if len(writes) > index else []
+    return [step for group in writes for step in group]
 
 
-def options_of(commands):
-    """The words after the program (and after --permanent), one string per command."""
-    result = []
-    for command in writes(commands):
-        words = [w for w in command[1:] if w != "--permanent"]
-        result.append(" ".join(re.sub(r"from-file=\S*/", "from-file=<tmp>/", w) for w in words))
-    return result
+def summary(step):
+    """One line per step: 'define service X', 'permanent zone public +a -b', 'reload'."""
+    if step["do"] in ("define", "delete"):
+        return "%s %s %s" % (step["do"], step["kind"], step["name"])
+    if step["do"] == "reload":
+        return "reload"
+    parts = ["+%s" % n for n in step["add"]] + ["+'%s'" % t for t in step["add_rules"]]
+    parts += ["-'%s'" % t for t in step["remove_rules"]] + ["-%s" % n for n in step["remove"]]
+    return "%s %s %s %s" % (step["layer"], step["kind"], step["name"], " ".join(parts))
+
+
+def answer_of(session, action, index=0):
+    """The recorded JSON answer of the index-th helper run with this action."""
+    calls = [c for c in session["calls"] if request_of(c["data"])["action"] == action]
+    return json.loads(calls[index]["stdout"])
 
 
 def rule(port, protocol="tcp", direction="inbound", peers=(), purpose=""):
@@ -60,7 +132,22 @@ def rule(port, protocol="tcp", direction="inbound", peers=(), purpose=""):
     return Rule(protocol, int(low), int(high or low), direction, tuple(peers), purpose)
 
 
-# Every recorded run, replayed: same commands in the same order, same outcome.
+class Answers(Runner):
+    """Answers helper runs from a list of JSON answers, without checking requests."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.requests = []
+
+    def run(self, args, data=None):
+        self.requests.append(request_of(data))
+        return CommandResult(0, json.dumps(self.answers.pop(0)), "")
+
+    def which(self, name):
+        return DEFAULT_PROGRAMS.get(name)
+
+
+# Every recorded run, replayed: same helper requests in the same order, same outcome.
 
 
 @pytest.mark.parametrize("name", session_names("firewalld"))
@@ -70,17 +157,89 @@ def test_recorded_run_replays_exactly(name):
     assert runner.finished, "the backend stopped before the recorded run did"
 
 
-def test_no_run_touches_foreign_entries_zone_ports_or_global_settings():
-    forbidden = ("--complete-reload", "--set-default-zone", "--runtime-to-permanent", "--panic-on", "--set-target")
+def test_every_run_is_one_helper_process_per_step():
     for name in session_names("firewalld"):
         _session, runner, _outcome = replay(name)
-        for command in writes(runner.commands):
-            text = " ".join(command)
-            assert "2222" not in text and "userout" not in text, command
-            assert "-port=" not in text, command
-            assert not any(word in text for word in forbidden), command
-            names = re.findall(r"(?:service|policy)(?:-from-zone|-from-policy)?=(\S+)|name=\"?([\w-]+)", text)
-            assert all((a or b).startswith(OWNER) for a, b in names if (a or b)), command
+        assert all(c[0] == "/usr/bin/python3" and c[1:] == ["-I", "-"] for c in runner.commands), name
+        actions = [r["action"] for r in runner.requests]
+        assert actions.count("read") <= 2 and actions.count("write") <= 2, (name, actions)
+
+
+def test_no_run_touches_foreign_entries_zone_ports_or_global_settings():
+    for name in session_names("firewalld"):
+        _session, runner, _outcome = replay(name)
+        for step in steps(runner):
+            text = json.dumps(step)
+            assert "2222" not in text and "userout" not in text, step
+            assert step["do"] in ("define", "edit", "delete", "reload"), step
+            if step["do"] == "edit":
+                assert set(step) == {"do", "layer", "kind", "name", "add", "remove", "add_rules", "remove_rules"}
+                assert step["kind"] == "zone" or step["name"] == OWNER, step
+                names = step["add"] + step["remove"]
+                names += [
+                    re.search(r'service name="([^"]+)"', t).group(1) for t in step["add_rules"] + step["remove_rules"]
+                ]
+            else:
+                names = [step.get("name", OWNER)]
+            assert names and all(n.startswith(OWNER) for n in names), step
+
+
+def test_editing_changes_only_owned_services_and_rules_and_keeps_everything_else():
+    class Fake:
+        def __init__(self):
+            self.settings = {
+                "services": ["ssh", "biostar-hardening-tcp1470"],
+                "rules_str": ['rule family="ipv4" source address="10.0.0.0/8" service name="ssh" accept'],
+                "ports": [("2222", "tcp")],
+                "target": "default",
+            }
+
+        def get(self, layer, kind, name):
+            return self.settings
+
+        def put(self, layer, kind, name, settings):
+            self.settings = settings
+
+    fake = Fake()
+    change = {"add": ["biostar-hardening-tcp1470", "biostar-hardening-tcp1480"], "remove": [], "add_rules": []}
+    firewalld_helper.edit(fake, "permanent", "zone", "public", dict(change, remove_rules=[]))
+    # Adding what is there already is no failure and adds nothing twice.
+    assert fake.settings["services"] == ["ssh", "biostar-hardening-tcp1470", "biostar-hardening-tcp1480"]
+    firewalld_helper.edit(fake, "permanent", "zone", "public", {"remove": ["biostar-hardening-tcp1470"]})
+    assert fake.settings["services"] == ["ssh", "biostar-hardening-tcp1480"]
+    assert fake.settings["ports"] == [("2222", "tcp")] and fake.settings["target"] == "default"
+    assert fake.settings["rules_str"] == ['rule family="ipv4" source address="10.0.0.0/8" service name="ssh" accept']
+
+
+def test_a_failing_step_stops_the_helper_and_names_the_step(monkeypatch, capsys):
+    class Failing:
+        running = False
+
+        def define(self, kind, name, settings):
+            pass
+
+        def get(self, layer, kind, name):
+            return {"services": []}
+
+        def put(self, layer, kind, name, settings):
+            raise ValueError("INVALID_SERVICE: biostar-hardening-tcp1470")
+
+    monkeypatch.setattr(firewalld_helper, "connect", lambda offline: Failing())
+    request = {
+        "action": "write",
+        "offline": True,
+        "steps": [
+            {"do": "define", "kind": "service", "name": "x", "settings": {}},
+            {"do": "edit", "layer": "permanent", "kind": "zone", "name": "public", "add": ["x"]},
+            {"do": "reload"},
+        ],
+    }
+    with pytest.raises(SystemExit) as leaving:
+        firewalld_helper.main(json.dumps(request))
+    assert leaving.value.code == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"error": "INVALID_SERVICE: biostar-hardening-tcp1470", "step": 1}
+    assert err == "Error: INVALID_SERVICE: biostar-hardening-tcp1470\n"
 
 
 # detect
@@ -106,7 +265,9 @@ def test_detect_without_firewalld():
 
 def test_detect_stopped_daemon_without_offline_tool_is_unusable():
     session = load_session("firewalld", "detect-offline")
-    detection = FirewalldBackend.detect(ReplayRunner(session["calls"], {"firewall-cmd": "/usr/bin/firewall-cmd"}))
+    which = programs(session["calls"], DEFAULT_PROGRAMS)
+    del which["firewall-offline-cmd"]
+    detection = FirewalldBackend.detect(HelperReplay(session["calls"], which))
     assert (detection.available, detection.active) == (False, False)
     assert "firewall-offline-cmd is not installed" in detection.detail
 
@@ -114,32 +275,24 @@ def test_detect_stopped_daemon_without_offline_tool_is_unusable():
 # reading
 
 
-def test_list_all_output_parses_services_and_rich_rules():
-    session = load_session("firewalld", "mixed-again")
-    zone = parse_list_all(session["calls"][2]["stdout"])
-    assert [listing.name for listing in zone] == ["public"]
-    assert zone[0].services == [
-        "biostar-hardening-tcp6000_6010",
-        "biostar-hardening-udp51110",
-        "dhcpv6-client",
-        "ssh",
-    ]
-    # firewalld lists rich rules in no fixed order.
-    assert sorted(zone[0].rich_rules) == [
+def test_read_answer_gives_services_and_rich_rules_of_both_configurations():
+    answer = answer_of(load_session("firewalld", "mixed-again"), "read")
+    assert answer["zone"] == "public" and sorted(answer["layers"]) == ["permanent", "runtime"]
+    zone = answer["layers"]["runtime"]["zone"]
+    assert zone["services"] == ["biostar-hardening-tcp6000_6010", "biostar-hardening-udp51110", "dhcpv6-client", "ssh"]
+    assert zone["rules"] == [
         'rule family="ipv4" source address="10.88.0.0/16" service name="biostar-hardening-tcp1480-c4aba9f7" accept',
         'rule family="ipv4" source address="10.99.0.0/16" service name="biostar-hardening-tcp1480-0f4c360c" accept',
         'rule family="ipv6" source address="2001:db8::/64" service name="biostar-hardening-tcp1480-c4aba9f7" accept',
     ]
+    assert answer["layers"]["permanent"]["zone"] == zone
 
 
-def test_list_all_zones_output_gives_every_reference():
-    session = load_session("firewalld", "shared-absent")
-    zones = next(c["stdout"] for c in session["calls"] if "--list-all-zones" in c["args"])
-    listings = parse_list_all(zones)
-    assert {"public", "internal", "drop", "trusted"} <= {listing.name for listing in listings}
-    assert "biostar-hardening-tcp1480" in referenced_services(
-        [listing for listing in listings if listing.name == "internal"]
-    )
+def test_read_answer_gives_every_reference_from_other_zones():
+    answer = answer_of(load_session("firewalld", "shared-absent"), "read")
+    # The zone internal refers to the owned definition, so it must survive the absent run in public.
+    assert "biostar-hardening-tcp1480" in answer["referenced"]
+    assert "ssh" in answer["referenced"]
 
 
 def test_read_owned_rebuilds_rules_from_services_rich_rules_and_the_policy():
@@ -156,39 +309,35 @@ def test_read_owned_rebuilds_rules_from_services_rich_rules_and_the_policy():
 
 
 def test_a_rule_counts_only_when_runtime_and_permanent_both_have_it():
-    session = load_session("firewalld", "server-again")
-    calls = copy.deepcopy(session["calls"])
-    runtime = calls[2]
-    assert runtime["args"][1:] == ["--list-all"]
-    runtime["stdout"] = runtime["stdout"].replace("biostar-hardening-tcp1471 ", "")
-    backend = FirewalldBackend(ReplayRunner(calls[1:], programs(calls, DEFAULT_PROGRAMS)), BackendOptions())
-    assert [r.port for r in backend.read_owned()] == [1470, 1480, 51110]
+    answer = answer_of(load_session("firewalld", "server-again"), "read")
+    answer["layers"]["runtime"]["zone"]["services"].remove("biostar-hardening-tcp1471")
+    snapshot = FirewalldBackend(Answers(answer), BackendOptions()).read()
+    assert [r.port for r in snapshot.owned] == [1470, 1480, 51110]
 
 
 def test_only_owned_names_and_the_owned_rich_rule_form_are_read_as_owned():
-    listing = parse_list_all(
-        "public\n  services: ssh biostar-hardening-tcp1470 biostar-hardening-other biostar-hardening-tcp70000\n"
-        "  rich rules: \n"
-        '\trule family="ipv4" source address="10.0.0.0/8" service name="ssh" accept\n'
-        '\trule family="ipv4" source address="10.0.0.0/8" service name="biostar-hardening-tcp1480-aaaaaaaa"'
-        " log accept\n"
-        '\trule family="ipv4" source address="10.0.0.5" service name="biostar-hardening-tcp1480-bbbbbbbb" accept\n'
-        '\trule family="ipv6" source address="2001:0db8::/64" service name="biostar-hardening-tcp1480-bbbbbbbb"'
-        " accept\n"
-    )[0]
-    layer = Layer()
-    foreign = owned_entries(OWNER, listing, "inbound", layer)
+    rules = [
+        'rule family="ipv4" source address="10.0.0.0/8" service name="ssh" accept',
+        'rule family="ipv4" source address="10.0.0.0/8" service name="biostar-hardening-tcp1480-aaaaaaaa" log accept',
+        'rule family="ipv4" source address="10.0.0.5" service name="biostar-hardening-tcp1480-bbbbbbbb" accept',
+        'rule family="ipv6" source address="2001:0db8::/64" service name="biostar-hardening-tcp1480-bbbbbbbb" accept',
+    ]
+    services = ["ssh", "biostar-hardening-tcp1470", "biostar-hardening-other", "biostar-hardening-tcp70000"]
+    layer, foreign = owned_layer(OWNER, {"zone": {"services": services, "rules": rules}, "policy": None})
     assert layer.services["inbound"] == {"biostar-hardening-tcp1470"}
     # The spelling firewalld keeps is what a later removal must name.
     assert layer.rich == {
-        ("inbound", "biostar-hardening-tcp1480-bbbbbbbb", "10.0.0.5/32"): listing.rich_rules[2],
-        ("inbound", "biostar-hardening-tcp1480-bbbbbbbb", "2001:db8::/64"): listing.rich_rules[3],
+        ("inbound", "biostar-hardening-tcp1480-bbbbbbbb", "10.0.0.5/32"): rules[2],
+        ("inbound", "biostar-hardening-tcp1480-bbbbbbbb", "2001:db8::/64"): rules[3],
     }
-    assert foreign == 5
-    assert layer.rules(OWNER) == [
-        rule(1470),
-        rule(1480, peers=("10.0.0.5/32", "2001:db8::/64")),
-    ]
+    # What the five foreign entries refer to keeps those definitions alive.
+    assert foreign == {
+        "ssh",
+        "biostar-hardening-other",
+        "biostar-hardening-tcp70000",
+        "biostar-hardening-tcp1480-aaaaaaaa",
+    }
+    assert layer.rules(OWNER) == {rule(1470), rule(1480, peers=("10.0.0.5/32", "2001:db8::/64"))}
 
 
 def test_service_names_carry_port_protocol_and_peers():
@@ -212,239 +361,229 @@ def test_service_names_carry_port_protocol_and_peers():
 
 def test_server_set_defines_owned_services_adds_them_and_reloads_once():
     _session, runner, outcome = replay("server")
-    assert options_of(runner.commands) == [
-        "--new-service-from-file=<tmp>/biostar-hardening-tcp1470.xml --name=biostar-hardening-tcp1470",
-        "--new-service-from-file=<tmp>/biostar-hardening-tcp1471.xml --name=biostar-hardening-tcp1471",
-        "--new-service-from-file=<tmp>/biostar-hardening-tcp1480.xml --name=biostar-hardening-tcp1480",
-        "--new-service-from-file=<tmp>/biostar-hardening-udp51110.xml --name=biostar-hardening-udp51110",
-        "--zone=public --add-service=biostar-hardening-tcp1470 --add-service=biostar-hardening-tcp1471"
-        " --add-service=biostar-hardening-tcp1480 --add-service=biostar-hardening-udp51110",
-        "--reload",
+    assert [summary(s) for s in steps(runner)] == [
+        "define service biostar-hardening-tcp1470",
+        "define service biostar-hardening-tcp1471",
+        "define service biostar-hardening-tcp1480",
+        "define service biostar-hardening-udp51110",
+        "permanent zone public +biostar-hardening-tcp1470 +biostar-hardening-tcp1471"
+        " +biostar-hardening-tcp1480 +biostar-hardening-udp51110",
+        "reload",
     ]
-    assert all("--permanent" in c for c in writes(runner.commands)[:-1])
-    xml = runner.files["biostar-hardening-udp51110.xml"]
-    assert '<port protocol="udp" port="51110"/>' in xml
-    assert "Owned by biostar-hardening" in xml and "BioStar device search" in xml
+    assert all(s.get("layer", "permanent") == "permanent" for s in steps(runner)[:-1])
+    definition = steps(runner)[3]["settings"]
+    assert definition["ports"] == [["51110", "udp"]]
+    assert "Owned by biostar-hardening" in definition["description"]
+    assert "BioStar device search" in definition["description"]
     assert outcome["persisted"][-1] == "/etc/firewalld/zones/public.xml"
 
 
 def test_second_identical_run_writes_nothing():
     _session, runner, outcome = replay("server-again")
-    assert (outcome["changed"], writes(runner.commands), outcome["persisted"]) == (False, [], [])
+    assert (outcome["changed"], steps(runner), outcome["persisted"]) == (False, [], [])
+    assert [r["action"] for r in runner.requests] == ["state", "read"]
 
 
 def test_apply_of_an_unchanged_set_writes_nothing():
     session = load_session("firewalld", "server-again")
-    runner = ReplayRunner(session["calls"][1:], programs(session["calls"], DEFAULT_PROGRAMS))
+    runner = Answers(answer_of(session, "read"))
     backend = FirewalldBackend(runner, BackendOptions())
-    current = backend.read_owned()
-    backend.apply(diff(current, current))
-    assert runner.finished and writes(runner.commands) == [] and backend.persist() == []
+    snapshot = backend.read()
+    changes = backend.plan(snapshot, Target(snapshot.owned))
+    assert backend.execute(changes) == []
+    assert (changes.actions, changes.payload, changes.persisted) == ((), None, ())
+    assert [r["action"] for r in runner.requests] == ["read"]
 
 
 def test_direct_set_removes_without_reload_and_deletes_unused_definitions():
     _session, runner, _outcome = replay("direct")
-    removal = (
-        "--zone=public --remove-service=biostar-hardening-tcp1470 --remove-service=biostar-hardening-tcp1471"
-        " --remove-service=biostar-hardening-udp51110"
-    )
-    assert options_of(runner.commands) == [
-        removal,
-        "--delete-service=biostar-hardening-tcp1470",
-        "--delete-service=biostar-hardening-tcp1471",
-        "--delete-service=biostar-hardening-udp51110",
-        removal,
+    removal = " -biostar-hardening-tcp1470 -biostar-hardening-tcp1471 -biostar-hardening-udp51110"
+    assert [summary(s) for s in steps(runner)] == [
+        "permanent zone public" + removal,
+        "delete service biostar-hardening-tcp1470",
+        "delete service biostar-hardening-tcp1471",
+        "delete service biostar-hardening-udp51110",
+        "runtime zone public" + removal,
     ]
-    permanent = [("--permanent" in c) for c in writes(runner.commands)]
-    assert permanent == [True, True, True, True, False]
 
 
 def test_adding_back_what_the_runtime_still_knows_needs_no_reload():
     _session, runner, _outcome = replay("server-readd")
-    assert "--reload" not in options_of(runner.commands)
-    runtime = [c for c in writes(runner.commands) if "--permanent" not in c]
-    assert [c[1:] for c in runtime] == [
-        [
-            "--zone=public",
-            "--add-service=biostar-hardening-tcp1470",
-            "--add-service=biostar-hardening-tcp1471",
-            "--add-service=biostar-hardening-udp51110",
-        ]
+    assert "reload" not in [s["do"] for s in steps(runner)]
+    runtime = [summary(s) for s in steps(runner) if s.get("layer") == "runtime"]
+    assert runtime == [
+        "runtime zone public +biostar-hardening-tcp1470 +biostar-hardening-tcp1471 +biostar-hardening-udp51110"
     ]
 
 
 def test_absent_removes_every_owned_entry_and_definition():
     _session, runner, outcome = replay("absent")
     assert outcome["changed"] is True
-    assert [o.split("=")[0] for o in options_of(runner.commands)] == [
-        "--zone",
-        "--delete-service",
-        "--delete-service",
-        "--delete-service",
-        "--delete-service",
-        "--zone",
+    assert [(s["do"], s.get("layer")) for s in steps(runner)] == [
+        ("edit", "permanent"),
+        ("delete", None),
+        ("delete", None),
+        ("delete", None),
+        ("delete", None),
+        ("edit", "runtime"),
     ]
     _session, runner, outcome = replay("absent-again")
-    assert (outcome["changed"], writes(runner.commands)) == (False, [])
+    assert (outcome["changed"], steps(runner)) == (False, [])
 
 
 def test_peers_become_rich_rules_and_outbound_rules_an_owned_policy():
     _session, runner, _outcome = replay("mixed")
-    commands = options_of(runner.commands)
-    assert "--new-policy-from-file=<tmp>/biostar-hardening.xml --name=biostar-hardening" in commands
-    policy = runner.files["biostar-hardening.xml"]
-    for part in ('target="CONTINUE"', 'priority="-100"', '<ingress-zone name="HOST"/>', '<egress-zone name="ANY"/>'):
-        assert part in policy
-    assert (
-        "--zone=public"
-        ' --add-rich-rule=rule family="ipv4" source address="10.99.0.0/16"'
-        ' service name="biostar-hardening-tcp1480-0f4c360c" accept'
-        ' --add-rich-rule=rule family="ipv4" source address="10.88.0.0/16"'
-        ' service name="biostar-hardening-tcp1480-c4aba9f7" accept'
-        ' --add-rich-rule=rule family="ipv6" source address="2001:db8::/64"'
-        ' service name="biostar-hardening-tcp1480-c4aba9f7" accept'
-    ) in commands
-    assert "--policy=biostar-hardening --add-service=biostar-hardening-tcp1480" in commands
-    assert (
-        '--policy=biostar-hardening --add-rich-rule=rule family="ipv4" destination address="10.88.0.0/16"'
-        ' service name="biostar-hardening-tcp1470-a1043a3b" accept'
-    ) in commands
-    assert '<port protocol="tcp" port="6000-6010"/>' in runner.files["biostar-hardening-tcp6000_6010.xml"]
-    assert commands[-1] == "--reload"
+    done = steps(runner)
+    policy = next(s for s in done if s["do"] == "define" and s["kind"] == "policy")
+    assert policy["name"] == OWNER
+    assert (policy["settings"]["target"], policy["settings"]["priority"]) == ("CONTINUE", -100)
+    assert (policy["settings"]["ingress_zones"], policy["settings"]["egress_zones"]) == (["HOST"], ["ANY"])
+    zone = next(s for s in done if s["do"] == "edit" and s["kind"] == "zone")
+    assert zone["add_rules"] == [
+        'rule family="ipv4" source address="10.99.0.0/16" service name="biostar-hardening-tcp1480-0f4c360c" accept',
+        'rule family="ipv4" source address="10.88.0.0/16" service name="biostar-hardening-tcp1480-c4aba9f7" accept',
+        'rule family="ipv6" source address="2001:db8::/64" service name="biostar-hardening-tcp1480-c4aba9f7" accept',
+    ]
+    outbound = next(s for s in done if s["do"] == "edit" and s["kind"] == "policy")
+    assert outbound["add"] == ["biostar-hardening-tcp1480"]
+    assert outbound["add_rules"] == [
+        'rule family="ipv4" destination address="10.88.0.0/16" service name="biostar-hardening-tcp1470-a1043a3b" accept'
+    ]
+    # The policy is defined before its entries are added.
+    assert done.index(policy) < done.index(outbound)
+    ranged = next(s for s in done if s.get("name") == "biostar-hardening-tcp6000_6010" and s["do"] == "define")
+    assert ranged["settings"]["ports"] == [["6000-6010", "tcp"]]
+    assert done[-1] == {"do": "reload"}
 
 
 def test_leaving_outbound_rules_out_removes_the_owned_policy():
     _session, runner, _outcome = replay("mixed-to-direct")
-    commands = options_of(runner.commands)
-    assert "--delete-policy=biostar-hardening" in commands
-    assert "--reload" not in commands
+    done = [summary(s) for s in steps(runner)]
+    assert "delete policy biostar-hardening" in done
+    assert "reload" not in done
 
 
-def test_zone_option_is_used_for_every_zone_command():
+def test_zone_option_is_used_for_every_zone_step():
     _session, runner, _outcome = replay("internal-server")
-    zone_commands = [c for c in runner.commands if any(w.startswith("--zone=") for w in c)]
-    assert zone_commands and all("--zone=internal" in c for c in zone_commands)
-    assert not any(c[1:] == ["--list-all"] for c in runner.commands)
+    zone_steps = [s for s in steps(runner) if s.get("kind") == "zone"]
+    assert zone_steps and all(s["name"] == "internal" for s in zone_steps)
+    assert all(r["zone"] == "internal" for r in runner.requests if r["action"] == "read")
 
 
 def test_a_definition_another_zone_uses_is_kept():
     _session, runner, _outcome = replay("shared-absent")
-    assert options_of(runner.commands) == [
-        "--zone=public --remove-service=biostar-hardening-tcp1480",
-        "--zone=public --remove-service=biostar-hardening-tcp1480",
+    assert [summary(s) for s in steps(runner)] == [
+        "permanent zone public -biostar-hardening-tcp1480",
+        "runtime zone public -biostar-hardening-tcp1480",
     ]
 
 
 def test_a_failed_step_puts_the_previous_owned_entries_back():
-    _session, runner, outcome = replay("fail-restore")
-    assert outcome["stderr"] == "Error: INVALID_RULE: simulated failure"
-    commands = options_of(runner.commands)
-    failed = next(i for i, c in enumerate(commands) if "destination" in c and "--add-rich-rule" in c)
-    undo = commands[failed + 1 :]
-    assert undo[0].startswith("--zone=public --remove-rich-rule=")
-    assert undo[1] == (
-        "--zone=public --remove-service=biostar-hardening-tcp6000_6010 --remove-service=biostar-hardening-udp51110"
+    session, runner, outcome = replay("fail-restore")
+    assert outcome["stderr"] == "Error: NAME_CONFLICT: Policy 'biostar-hardening': Can't have the same name as a zone."
+    assert "the previous owned rules were put back" in outcome["failed"]
+    failed, undo = steps(runner, 0), steps(runner, 1)
+    stopped = answer_of(session, "write")["step"]
+    assert summary(failed[stopped]) == "define policy biostar-hardening"
+    # The zone was changed before the failure; the restore writes the previous owned entries back.
+    changed = failed[stopped - 1]
+    assert (changed["layer"], changed["kind"], changed["remove"]) == (
+        "permanent",
+        "zone",
+        ["biostar-hardening-tcp1480"],
     )
-    assert undo[2] == "--policy=biostar-hardening --remove-service=biostar-hardening-tcp1480"
-    created = [c.split("--name=")[1] for c in commands[:failed] if "--new-service-from-file" in c]
-    assert undo[3:-1] == ["--delete-service=%s" % name for name in created]
-    assert undo[-1] == "--delete-policy=biostar-hardening"
+    assert undo[0]["add"] == ["biostar-hardening-tcp1480"]
+    assert sorted(undo[0]["remove"]) == sorted(changed["add"])
+    assert sorted(undo[0]["remove_rules"]) == sorted(changed["add_rules"])
+    # ... and deletes exactly the definitions the failed run created.
+    created = [s["name"] for s in failed[:stopped] if s["do"] == "define"]
+    assert [summary(s) for s in undo[1:]] == ["delete service %s" % name for name in created]
     assert "biostar-hardening-tcp1480" not in created
-    assert not any("--permanent" not in c for c in writes(runner.commands))
+    # The runtime was never touched: the failure came first, and the restore needs nothing there.
+    assert not any(s.get("layer") == "runtime" or s["do"] == "reload" for s in failed[: stopped + 1] + undo)
 
 
 def test_a_restore_that_fails_too_is_reported_with_both_errors():
     session = load_session("firewalld", "fail-restore")
     calls = copy.deepcopy(session["calls"])
-    delete = next(c for c in calls if "--delete-service=biostar-hardening-tcp6000_6010" in c["args"])
-    delete.update(rc=101, stdout="", stderr="Error: INVALID_SERVICE: simulated")
+    restore = [c for c in calls if request_of(c["data"])["action"] == "write"][1]
+    restore.update(
+        rc=1,
+        stdout=json.dumps({"error": "INVALID_SERVICE: simulated", "step": 1}),
+        stderr="Error: INVALID_SERVICE: simulated\n",
+    )
     _session, runner, outcome = replay("fail-restore", calls)
     assert runner.finished
-    assert "restoring the previous owned rules also failed" in outcome["failed"]
-    assert "delete service biostar-hardening-tcp6000_6010: Error: INVALID_SERVICE: simulated" in outcome["failed"]
+    assert "putting the previous owned rules back failed too" in outcome["failed"]
+    assert "NAME_CONFLICT" in outcome["failed"]
+    assert "step 'delete permanent service biostar-hardening-" in outcome["failed"]
+    assert "Error: INVALID_SERVICE: simulated" in outcome["failed"]
 
 
-def test_offline_runs_write_the_permanent_configuration_with_the_offline_tool():
+def test_offline_runs_write_the_permanent_configuration_without_the_daemon():
     for name in ("offline-mixed", "offline-direct"):
-        _session, runner, outcome = replay(name)
+        session, runner, outcome = replay(name)
         assert "failed" not in outcome
-        for command in writes(runner.commands):
-            assert command[0] == "/usr/bin/firewall-offline-cmd" and "--permanent" not in command
-            assert "--reload" not in command
-    commands = options_of(replay("offline-direct")[1].commands)
-    assert any("--remove-service-from-zone=biostar-hardening-udp51110" in c for c in commands)
-    assert "--policy=biostar-hardening --remove-service-from-policy=biostar-hardening-tcp1480" in commands
+        assert all(r["offline"] for r in runner.requests if r["action"] != "state")
+        assert answer_of(session, "read")["running"] is False
+        assert all(s["do"] != "reload" and s.get("layer", "permanent") == "permanent" for s in steps(runner))
+    # Offline, definitions are written as files (through HostFiles) before the helper loads the configuration.
+    _session, runner, _outcome = replay("offline-mixed")
+    assert runner.requests[-1]["files"] is True
+    assert not any(s["do"] == "define" and s["kind"] == "service" for s in steps(runner))
+    xml = runner.files.texts["/etc/firewalld/services/biostar-hardening-udp51110.xml"]
+    assert '<port protocol="udp" port="51110"/>' in xml
+    assert "Owned by biostar-hardening" in xml and "BioStar device search" in xml
+    assert (
+        '<port protocol="tcp" port="6000-6010"/>'
+        in runner.files.texts["/etc/firewalld/services/biostar-hardening-tcp6000_6010.xml"]
+    )
+    done = [summary(s) for s in steps(replay("offline-direct")[1])]
+    assert any(s.startswith("permanent zone public") and "-biostar-hardening-udp51110" in s for s in done)
+    assert any(s.startswith("permanent policy biostar-hardening") and "-biostar-hardening-tcp1480" in s for s in done)
     with open(os.path.join(FIXTURES, "firewalld", "list-all-after-offline-direct.txt")) as handle:
         assert "services: biostar-hardening-tcp1480 dhcpv6-client ssh" in handle.read()
 
 
-def test_a_warning_in_a_list_is_a_failure_but_already_enabled_is_not():
-    session = load_session("firewalld", "direct")
-    calls = copy.deepcopy(session["calls"][1:5])
-    calls.append(
-        {
-            "args": [
-                "/usr/bin/firewall-cmd",
-                "--permanent",
-                "--zone=public",
-                "--add-service=biostar-hardening-tcp1480",
-            ],
-            "rc": 0,
-            "stdout": "success\n",
-            "stderr": "Warning: ALREADY_ENABLED: 'biostar-hardening-tcp1480' already in 'public'\n",
-        }
-    )
-    calls.append(
-        {
-            "args": [
-                "/usr/bin/firewall-cmd",
-                "--permanent",
-                "--zone=public",
-                "--add-service=biostar-hardening-tcp1470",
-            ],
-            "rc": 0,
-            "stdout": "success\n",
-            "stderr": "Warning: INVALID_SERVICE: biostar-hardening-tcp1470\n",
-        }
-    )
-    backend = FirewalldBackend(ReplayRunner(calls, DEFAULT_PROGRAMS), BackendOptions())
-    backend.read_owned()
-    layer = Layer()
-    layer.services["inbound"] = {"biostar-hardening-tcp1480"}
-    backend._write_layer("permanent", Layer(), layer)
-    layer.services["inbound"] = {"biostar-hardening-tcp1470"}
-    with pytest.raises(BackendError) as error:
-        backend._write_layer("permanent", Layer(), layer)
-    assert error.value.stderr == "Warning: INVALID_SERVICE: biostar-hardening-tcp1470"
-
-
 def test_outbound_rules_need_an_owner_short_enough_for_a_policy_name():
-    session = load_session("firewalld", "server-again")
-    owner = "biostar-hardening-x"
-    calls = copy.deepcopy(session["calls"][1:4])
-    runner = ReplayRunner(calls, DEFAULT_PROGRAMS)
-    backend = FirewalldBackend(runner, BackendOptions(owner=owner))
-    current = backend.read_owned()
+    answer = answer_of(load_session("firewalld", "server-again"), "read")
+    runner = Answers(answer)
+    backend = FirewalldBackend(runner, BackendOptions(owner="biostar-hardening-x"))
+    snapshot = backend.read()
+    # The policy of a name firewalld cannot hold is not even asked for.
+    assert runner.requests[0]["policy"] is None
     desired = rules_from_dicts([{"protocol": "tcp", "port": 1480, "direction": "outbound", "peers": []}])
     with pytest.raises(BackendError, match="at most 18 characters"):
-        backend.apply(diff(current, desired))
-    assert runner.finished and writes(runner.commands) == []
-
-
-def test_owner_must_be_a_valid_service_name_prefix():
-    backend = FirewalldBackend(ReplayRunner([], DEFAULT_PROGRAMS), BackendOptions(owner="biostar.hardening"))
-    with pytest.raises(BackendError, match="owner"):
-        backend.read_owned()
+        backend.plan(snapshot, Target(tuple(desired)))
+    assert [r["action"] for r in runner.requests] == ["read"]
 
 
 def test_persist_false_is_reported_as_ignored():
-    session = load_session("firewalld", "server-again")
-    runner = ReplayRunner(session["calls"][1:6], DEFAULT_PROGRAMS)
-    backend = FirewalldBackend(runner, BackendOptions(persist=False))
-    backend.read_owned()
-    assert backend.warnings == [
-        "persist=false has no effect on firewalld: it defines services only in its permanent configuration"
-    ]
+    answer = answer_of(load_session("firewalld", "server-again"), "read")
+    snapshot = FirewalldBackend(Answers(answer), BackendOptions(persist=False)).read()
+    assert snapshot.warnings == (
+        "persist=false has no effect on firewalld: it defines services only in its permanent configuration",
+    )
+
+
+def test_cost_in_processes_is_flat_in_the_number_of_rules():
+    empty = answer_of(load_session("firewalld", "absent-again"), "read")
+    counts = []
+    for count in (4, 256):
+        rules = [{"protocol": "tcp", "port": 20000 + i, "direction": "inbound", "peers": []} for i in range(count)]
+        runner, files = Answers(empty, {"done": 1}), MemoryFiles()
+        backend = with_files(files)(runner, BackendOptions())
+        reconcile(backend, Target(tuple(rules_from_dicts(rules))), None, False)
+        counts.append([r["action"] for r in runner.requests])
+        written = runner.requests[1]
+        if count == 4:
+            # A few definitions go over D-Bus, one call each; no file is written by the backend.
+            assert (written["files"], len(written["steps"]), files.texts) == (False, 4 + 2, {})
+        else:
+            # Many: the definitions are files, then one zone edit and the reload they need anyway.
+            assert written["files"] is True and [s["do"] for s in written["steps"]] == ["edit", "reload"]
+            assert len(files.texts) == 256
+    assert counts == [["read", "write"], ["read", "write"]]
 
 
 # check mode
@@ -453,7 +592,7 @@ def test_persist_false_is_reported_as_ignored():
 @pytest.mark.parametrize("name", ["server", "direct", "mixed-to-direct"])
 def test_check_mode_predicts_the_run_and_writes_nothing(name):
     _session, runner, predicted = replay(name + "-check")
-    assert writes(runner.commands) == []
+    assert steps(runner) == []
     _session, _runner, real = replay(name)
     for key in ("changed", "added", "removed", "actions", "persisted"):
         assert predicted[key] == real[key], key
@@ -463,28 +602,33 @@ def test_owned_entries_only_the_runtime_has_are_removed_though_the_rules_match()
     _session, runner, outcome = replay("drift-runtime-only")
     assert (outcome["added"], outcome["removed"]) == ([], [])
     assert outcome["actions"] == ["runtime: remove service biostar-hardening-tcp1470 from zone public"]
-    assert [c[1:] for c in writes(runner.commands)] == [["--zone=public", "--remove-service=biostar-hardening-tcp1470"]]
+    assert [summary(s) for s in steps(runner)] == ["runtime zone public -biostar-hardening-tcp1470"]
     assert outcome["persisted"] == []
 
 
 def test_a_reload_is_reported_as_a_warning():
-    assert replay("server")[2]["warnings"] == [
-        "firewalld was reloaded to load new owned definitions; runtime-only changes made by other tools were dropped"
-    ]
+    assert replay("server")[2]["warnings"] == [RELOADED]
     assert replay("direct")[2]["warnings"] == []
 
 
 def test_missing_zone_is_an_error_with_firewalld_words():
-    calls = [
-        {"args": ["/usr/bin/firewall-cmd", "--state"], "rc": 0, "stdout": "running\n", "stderr": ""},
-        {
-            "args": ["/usr/bin/firewall-cmd", "--zone=nosuch", "--list-all"],
-            "rc": 112,
-            "stdout": "",
-            "stderr": "Error: INVALID_ZONE: nosuch\n",
-        },
-    ]
-    backend = FirewalldBackend(ReplayRunner(calls, DEFAULT_PROGRAMS), BackendOptions(zone="nosuch"))
-    with pytest.raises(BackendError) as error:
-        backend.read_owned()
-    assert error.value.stderr == "Error: INVALID_ZONE: nosuch"
+    _session, runner, outcome = replay("missing-zone")
+    assert outcome["stderr"] == "Error: INVALID_ZONE: nosuch"
+    assert steps(runner) == []
+
+
+def test_many_new_definitions_are_files_and_one_reload_even_when_the_runtime_knows_them():
+    # After state=absent the runtime keeps the definitions until a reload; adding 256 back must
+    # still not define them one D-Bus call at a time.
+    answer = answer_of(load_session("firewalld", "absent-again"), "read")
+    names = ["biostar-hardening-tcp%d" % (20000 + i) for i in range(256)]
+    answer["layers"]["runtime"]["defined"] = names
+    rules = [{"protocol": "tcp", "port": 20000 + i, "direction": "inbound", "peers": []} for i in range(256)]
+    runner, files = Answers(answer, {"done": 1}), MemoryFiles()
+    outcome = reconcile(
+        with_files(files)(runner, BackendOptions()), Target(tuple(rules_from_dicts(rules))), None, False
+    )
+    written = runner.requests[1]
+    assert written["files"] is True and [s["do"] for s in written["steps"]] == ["edit", "reload"]
+    assert sorted(files.texts) == sorted("/etc/firewalld/services/%s.xml" % n for n in names)
+    assert outcome.warnings == (RELOADED,)
