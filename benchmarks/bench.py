@@ -222,7 +222,7 @@ class Bench:
             self.missing.append(row)
             return
         seconds, firewall_calls, tasks = [], [], []
-        for _ in range(self.args.repeats):
+        for _repeat in range(self.args.repeats):
             if before:
                 before()
             run = site.play(book, hosts, extra)
@@ -356,7 +356,7 @@ class Bench:
                         "print(time.monotonic()-b); sys.exit(p.returncode)"
                     )
                     payload, adhoc_seconds = [], []
-                    for _ in range(self.args.repeats):
+                    for _repeat in range(self.args.repeats):
                         container.sh("python3 %s" % remove)
                         out = container.sh(
                             "python3 -c %s %s" % (shlex.quote(timer), add), timeout=self.args.play_timeout
@@ -689,10 +689,14 @@ def write(bench: Bench, args: argparse.Namespace, seconds: float) -> None:
             handle.write("\n## Not measured (time budget spent)\n\n" + "".join("- %s\n" % m for m in bench.missing))
 
 
+def interrupted(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("signal %d" % signum)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse(argv)
     # A timeout or Ctrl-C still writes what was measured, and removes the containers.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, interrupted)
     bench = Bench(args)
     began = time.monotonic()
     try:
