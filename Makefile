@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 KEEP ?= 0
 
-.PHONY: help venv system-deps images lint sanity units molecule report-test reliability test demo bench docs build changelog clean
+.PHONY: help venv system-deps images lint sanity units molecule report-test reliability test demo bench docs build changelog clean packaging galaxy compat ee ee-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -55,7 +55,22 @@ report-test: venv images ## the fleet report of a real demo run, checked in head
 reliability: venv images ## bad input, concurrent runs and drift on real containers (tests/output/reliability.md)
 	$(BIN)/python tests/reliability/run.py
 
-test: lint sanity units molecule reliability report-test ## everything CI runs
+packaging: venv ## build the tarball, install it offline, use it from the installed copy
+	$(BIN)/pytest tests/packaging
+
+galaxy: ## galaxy-importer on the built tarball: exit 0, no ERROR, no WARNING (own venv)
+	bash tests/galaxy/run.sh
+
+compat: venv images ## lookup/role units + converge-rerun-switch on ansible-core 2.16 and 2.21 (own venvs)
+	bash tests/compat/run.sh
+
+ee: system-deps ## build the execution environment image with ansible-builder (cached)
+	bash tests/ee/build-ee.sh
+
+ee-test: ee images ## site.yml and verify.yml inside the EE with ansible-navigator, against 2 SSH targets
+	bash tests/ee/navigator-test.sh
+
+test: lint sanity units molecule reliability report-test packaging galaxy compat ee-test ## everything CI runs
 	@echo "make test: all checks passed"
 
 demo: venv images ## a small BioStar site in containers: server mode, then direct mode
@@ -71,8 +86,8 @@ build: venv ## build the collection tarball into build/
 	mkdir -p build
 	$(BIN)/ansible-galaxy collection build --force --output-path build .
 
-changelog: venv ## render CHANGELOG.rst from the fragments
-	$(BIN)/antsibull-changelog release
+changelog: venv ## release notes for galaxy.yml's version from the fragments (rerun after more land)
+	bash scripts/release-changelog.sh
 
 clean: ## remove build output (keeps .venv and images)
 	rm -rf build tests/output .pytest_cache .ruff_cache

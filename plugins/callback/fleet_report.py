@@ -93,6 +93,20 @@ PROBE_MODULE = "biostar.hardening.port_probe"
 FACTS = ("biostar_firewall_context", "biostar_firewall_rules")
 
 
+# ansible-core 2.19 gives callbacks public .result/.host/.task; 2.16 to 2.18 only the
+# private attributes (meta/runtime.yml claims 2.16; make compat runs this callback there).
+def _data(result):
+    return result.result if hasattr(result, "result") else result._result
+
+
+def _host(result):
+    return result.host if hasattr(result, "host") else result._host
+
+
+def _task(result):
+    return result.task if hasattr(result, "task") else result._task
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "notification"
@@ -108,7 +122,7 @@ class CallbackModule(CallbackBase):
     def _check_mode(self, result) -> bool:
         # --check, or the task keyword check_mode: true (its default differs across versions,
         # so only an explicit true counts).
-        return getattr(result.task, "check_mode", None) is True or bool(cli_context.CLIARGS.get("check", False))
+        return getattr(_task(result), "check_mode", None) is True or bool(cli_context.CLIARGS.get("check", False))
 
     def v2_playbook_on_start(self, playbook):
         self.playbook = os.path.basename(getattr(playbook, "_file_name", "") or "playbook")
@@ -124,9 +138,9 @@ class CallbackModule(CallbackBase):
     def _task_result(self, result):
         if self.record is None:
             return
-        action = result.task.resolved_action
-        data = result.result
-        host = result.host.name
+        action = _task(result).resolved_action
+        data = _data(result)
+        host = _host(result).name
         if action in FIREWALL_MODULES:
             if data.get("skipped"):
                 return
@@ -148,12 +162,12 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_unreachable(self, result):
         if self.record is not None:
-            self.record["unreachable"][result.host.name] = str(result.result.get("msg", "unreachable"))
+            self.record["unreachable"][_host(result).name] = str(_data(result).get("msg", "unreachable"))
 
     def _probe_item(self, result):
-        if self.record is None or result.task.resolved_action != PROBE_MODULE:
+        if self.record is None or _task(result).resolved_action != PROBE_MODULE:
             return
-        self.record["probes"].append(fleet_report.probe_entry(result.host.name, result.result))
+        self.record["probes"].append(fleet_report.probe_entry(_host(result).name, _data(result)))
         self.seen = True
 
     def v2_runner_item_on_ok(self, result):

@@ -26,6 +26,20 @@ from ansible.plugins.callback import CallbackBase
 from .collection import RECORD_ENV
 
 
+# ansible-core 2.19 gives callbacks public .result/.host/.task; 2.16-2.18 only the private
+# attributes. make compat runs this recorder on both.
+def _data(result: Any) -> Any:
+    return result.result if hasattr(result, "result") else result._result
+
+
+def _host(result: Any) -> Any:
+    return result.host if hasattr(result, "host") else result._host
+
+
+def _task(result: Any) -> Any:
+    return result.task if hasattr(result, "task") else result._task
+
+
 class Recorder(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "notification"
@@ -38,14 +52,14 @@ class Recorder(CallbackBase):
         self.counts: Dict[str, Dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def _record(self, result: Any, status: str) -> None:
-        task = result.task
-        data = dict(result.result)
+        task = _task(result)
+        data = dict(_data(result))
         if status != "ok":
             # ansible-core 2.19 leaves the flag out of some results (a failed action plugin).
             data.setdefault(status, True)
         self.tasks.append(
             {
-                "host": result.host.get_name(),
+                "host": _host(result).get_name(),
                 "task": task.get_name(),
                 "action": task.resolved_action or task.action,
                 "status": status,
@@ -54,11 +68,11 @@ class Recorder(CallbackBase):
         )
 
     def _count(self, result: Any) -> None:
-        if result.result.get("results") is not None:
+        if _data(result).get("results") is not None:
             return  # a loop's summary; its items were counted one by one
-        if result.result.get("skipped"):
+        if _data(result).get("skipped"):
             return
-        self.counts[result.host.get_name()][result.task.action] += 1
+        self.counts[_host(result).get_name()][_task(result).action] += 1
 
     def v2_runner_on_ok(self, result: Any) -> None:
         self._record(result, "ok")
