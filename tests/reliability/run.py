@@ -638,7 +638,7 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
 # ---------------------------------------------------------------------------------------
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="badinput,concurrency,drift")
+    parser.add_argument("--parts", default="badinput,faults,concurrency,drift")
     parser.add_argument("--rounds", type=int, default=2, help="concurrency rounds per size")
     parser.add_argument(
         "--without-lock-from",
@@ -663,6 +663,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ("badinput", lambda: part_bad_input(suite, hosts)),
             ("concurrency", lambda: part_concurrency(suite, hosts, options.rounds, baseline_root(workdir, options))),
             ("drift", lambda: part_drift(suite, hosts)),
+            ("faults", lambda: run_faults(suite)),
         ):
             if name not in parts:
                 continue
@@ -796,6 +797,25 @@ def part_drift(suite: Suite, hosts: Dict[str, str]) -> None:
                 "; ".join(result.get("actions") or [])[:90] or "-",
                 "; ".join(problems),
             )
+
+
+def run_faults(suite: Suite) -> None:
+    """Part 2 (tests/reliability/faults.py): its own containers, rows into this table."""
+    import faults
+
+    def row(backend: str, what: str, passed: bool, figure: str, detail: str) -> None:
+        suite.row("faults", "%s: %s" % (backend, what), passed, figure, detail)
+
+    survived, total = faults.part_faults(
+        faults.BACKENDS, row, tempfile.mkdtemp(prefix="biostar-flt-", dir=suite.workdir)
+    )
+    print("%d of %d faults survived" % (survived, total))
+    suite.row(
+        "faults",
+        "every fault on every backend survived",
+        survived == total,
+        "%d of %d faults survived" % (survived, total),
+    )
 
 
 def report(suite: Suite) -> None:

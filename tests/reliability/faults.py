@@ -1,0 +1,453 @@
+"""Part 2 of the reliability suite: a fault at every write step on every Linux backend.
+
+    flock /tmp/biostar-containers.lock python tests/reliability/faults.py [--backends nftables,iptables,ufw]
+
+Also run by ``tests/reliability/run.py --parts faults``. Real firewalls in real containers
+(started and seeded with tests/site_kit), real faults, no mocks:
+
+- a command fails: the module finds its tools with ``get_bin_path(name, opt_dirs=["/usr/sbin",
+  "/sbin"])``, so /usr/sbin comes before anything on PATH. The tool itself is moved to
+  /usr/lib/biostar-fault/ and a wrapper takes its place in /usr/sbin. Armed, the wrapper adds
+  one line the firewall refuses (a rule into a chain that does not exist) to the transaction
+  and hands it to the real tool: the kernel rejects the whole transaction, and the error is
+  the firewall's own. Unarmed, or after firing once, it only execs the real tool.
+- the module is killed: the armed wrapper sends SIGKILL to its parent (the module process),
+  before or after running the real command.
+- persistence cannot be written: a full tmpfs over the persistence directory, or a read-only
+  bind mount (mounted with ``podman exec --privileged``; the module itself runs without it).
+
+After each fault: the previous owned ruleset is in place (packets from a peer container and
+the whole ruleset compared as text), the host's own rules and files are byte-identical, the
+error names the step and carries the firewall's words, and the next normal run converges
+and the one after it changes nothing. A kill after a committed command cannot leave the
+previous rules; there each family must hold exactly the previous or exactly the new set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from site_kit import collection, firewall, playbook, podman, traffic  # noqa: E402
+
+PREFIX = "biostar-flt-"
+BACKENDS = ("nftables", "iptables", "ufw")
+FAULT_DIR = "/run/biostar-fault"
+REAL_DIR = "/usr/lib/biostar-fault"
+PREV = [{"protocol": "tcp", "port": 1480, "purpose": "prev"}, {"protocol": "udp", "port": 51110}]
+NEW = [{"protocol": "tcp", "port": 1490, "purpose": "new"}, {"protocol": "udp", "port": 51120}]
+OWNED_PORTS = ("1480", "1490", "51110", "51120")
+CHECKS = ("tcp/1480", "tcp/1490", "tcp/2222", "udp/51110", "udp/51120")
+EXPECT = {
+    "prev": {"tcp/1480": "open", "tcp/1490": "timeout", "tcp/2222": "open", "udp/51110": "arrived",
+             "udp/51120": "silent"},
+    "new": {"tcp/1480": "timeout", "tcp/1490": "open", "tcp/2222": "open", "udp/51110": "silent",
+            "udp/51120": "arrived"},
+}  # fmt: skip
+
+# The wrapper that takes a tool's place in /usr/sbin. /run/biostar-fault/TOOL.arm holds
+# "PATTERN SKIP ACTION": the (SKIP+1)th call whose arguments include PATTERN fires ACTION once.
+WRAPPER = r"""#!/bin/sh
+# Fault wrapper (tests/reliability/faults.py): the real tool is @REAL@.
+real=@REAL@
+arm=@DIR@/@TOOL@.arm
+if [ -f "$arm" ]; then
+  read -r pattern skip action <"$arm"
+  case " $* " in
+    *" $pattern "*)
+      if [ "$skip" -gt 0 ]; then
+        echo "$pattern $((skip - 1)) $action" >"$arm"
+      else
+        rm -f "$arm"
+        echo "@TOOL@ $action: $*" >>@DIR@/fired
+        case "$action" in
+          corrupt)
+            # One rule into a chain that does not exist, before the last COMMIT (iptables-restore)
+            # or at the end (nft): the firewall refuses the whole transaction in its own words.
+            awk -v bad="$(cat @DIR@/@TOOL@.bad)" '
+              { lines[NR] = $0 } $0 == "COMMIT" { last = NR }
+              END { for (i = 1; i <= NR; i++) { if (i == last) print bad; print lines[i] } if (!last) print bad }
+            ' | "$real" "$@"
+            exit $? ;;
+          kill-before) kill -9 "$PPID"; exit 137 ;;
+          kill-after) "$real" "$@"; rc=$?; kill -9 "$PPID"; exit $rc ;;
+          stop-firewalld) systemctl stop firewalld; exec "$real" "$@" ;;
+        esac
+      fi ;;
+  esac
+fi
+exec "$real" "$@"
+"""
+BAD_LINE = {
+    "nft": "add rule inet biostar_fault_absent input accept",
+    "iptables-restore": "-A BIOSTAR-FAULT-ABSENT -j ACCEPT",
+    "ip6tables-restore": "-A BIOSTAR-FAULT-ABSENT -j ACCEPT",
+}
+# The firewall's own words for a refused transaction (nft, iptables-nft-restore).
+REFUSED = {
+    "nft": r"Error: .*(No such file or directory|does not exist)",
+    "iptables-restore": r"iptables-restore: line \d+ failed",
+    "ip6tables-restore": r"ip6tables-restore: line \d+ failed",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault: what it breaks, how, and what must come out."""
+
+    backend: str
+    name: str
+    arm: Callable[[podman.Container], None]
+    clear: Callable[[podman.Container], None]
+    step: Optional[str]  # the step the error must name; None when the module is killed
+    words: str  # a regex the error (msg or stderr) must match
+    committed: bool = False  # a kill after a committed command: previous or new per family
+
+
+def arm_tool(tool: str, pattern: str, action: str, skip: int = 0) -> Callable[[podman.Container], None]:
+    def arm(c: podman.Container) -> None:
+        c.sh("printf '%%s\\n' '%s' >%s/%s.bad; echo '%s %d %s' >%s/%s.arm" % (
+            BAD_LINE.get(tool, ""), FAULT_DIR, tool, pattern, skip, action, FAULT_DIR, tool))  # fmt: skip
+
+    return arm
+
+
+def disarm(c: podman.Container) -> None:
+    c.sh("rm -f %s/*.arm" % FAULT_DIR)
+
+
+def privileged(c: podman.Container, script: str) -> None:
+    """Mounts need CAP_SYS_ADMIN: only this exec gets it, never the module."""
+    podman.podman("exec", "--privileged", c.name, "/bin/sh", "-ec", script)
+
+
+def full_tmpfs(directory: str) -> Callable[[podman.Container], None]:
+    """A small tmpfs over ``directory`` with its files copied in, then filled to the last byte."""
+
+    def arm(c: podman.Container) -> None:
+        privileged(c, "d=%s; rm -rf /tmp/flt-copy; mkdir -p $d; cp -a $d /tmp/flt-copy;"
+                      " mount -t tmpfs -o size=64k,mode=0755 biostar-fault $d; cp -a /tmp/flt-copy/. $d/;"
+                      " dd if=/dev/zero of=$d/.biostar-fault-fill bs=1k 2>/dev/null || true;"
+                      " dd if=/dev/zero of=$d/.biostar-fault-fill2 bs=1 2>/dev/null || true" % directory)  # fmt: skip
+
+    return arm
+
+
+def read_only(path: str) -> Callable[[podman.Container], None]:
+    def arm(c: podman.Container) -> None:
+        privileged(c, "mount --bind %s %s; mount -o remount,bind,ro %s" % (path, path, path))
+
+    return arm
+
+
+def unmount(path: str) -> Callable[[podman.Container], None]:
+    def clear(c: podman.Container) -> None:
+        privileged(c, "umount %s" % path)
+        disarm(c)
+
+    return clear
+
+
+def faults_for(backend: str) -> List[Fault]:
+    corrupt = "corrupt"
+    found: List[Fault] = []
+    if backend == "nftables":
+        found += [
+            Fault(backend, "apply command (nft -f) fails", arm_tool("nft", "-f", corrupt), disarm, "execute",
+                  REFUSED["nft"]),
+            Fault(backend, "persistence: /etc/nftables.d is a full tmpfs", full_tmpfs("/etc/nftables.d"),
+                  unmount("/etc/nftables.d"), "persist", "No space left on device"),
+            Fault(backend, "module killed before the apply", arm_tool("nft", "-f", "kill-before"), disarm, None,
+                  "MODULE FAILURE|killed|Killed|-9|137"),
+            Fault(backend, "module killed after the apply, before persistence", arm_tool("nft", "-f", "kill-after"),
+                  disarm, None, "MODULE FAILURE|killed|Killed|-9|137", committed=True),
+        ]  # fmt: skip
+    elif backend in ("iptables", "ufw"):
+        flag = "--noflush" if backend == "iptables" else "-n"
+        found += [
+            Fault(backend, "apply command (iptables-restore %s, IPv4) fails" % flag,
+                  arm_tool("iptables-restore", flag, corrupt), disarm, "execute", REFUSED["iptables-restore"]),
+            Fault(backend, "IPv6 apply (ip6tables-restore) fails after IPv4 succeeded",
+                  arm_tool("ip6tables-restore", flag, corrupt), disarm, "execute", REFUSED["ip6tables-restore"]),
+            Fault(backend, "module killed before the apply", arm_tool("iptables-restore", flag, "kill-before"),
+                  disarm, None, "MODULE FAILURE|killed|Killed|-9|137"),
+            Fault(backend, "module killed after IPv4 was applied, before IPv6",
+                  arm_tool("iptables-restore", flag, "kill-after"), disarm, None,
+                  "MODULE FAILURE|killed|Killed|-9|137", committed=True),
+        ]  # fmt: skip
+        if backend == "iptables":
+            found += [
+                Fault(backend, "persistence: /etc/iptables is a full tmpfs", full_tmpfs("/etc/iptables"),
+                      unmount("/etc/iptables"), "persist", "No space left on device"),
+                Fault(backend, "persistence: rules.v6 read-only after rules.v4 was written",
+                      read_only("/etc/iptables/rules.v6"), unmount("/etc/iptables/rules.v6"), "persist",
+                      "Device or resource busy|Read-only file system"),
+            ]  # fmt: skip
+        else:
+            found += [
+                Fault(backend, "ufw rule files read-only (/etc/ufw)", read_only("/etc/ufw"), unmount("/etc/ufw"),
+                      "persist", "Read-only file system"),
+            ]  # fmt: skip
+    return found
+
+
+# ---------------------------------------------------------------------------------------
+# What the host has
+# ---------------------------------------------------------------------------------------
+def ruleset(c: podman.Container, backend: str) -> Dict[str, str]:
+    """The whole ruleset per part (nftables: one; iptables, ufw: IPv4 and IPv6), counters removed."""
+    if backend == "nftables":
+        return {"nft": c.sh("nft list ruleset").stdout}
+    parts = {}
+    for family, save in (("ipv4", "iptables-save"), ("ipv6", "ip6tables-save")):
+        text = c.sh(save).stdout
+        parts[family] = "\n".join(
+            re.sub(r"\[\d+:\d+\]", "[0:0]", line) for line in text.splitlines() if not line.startswith("#")
+        )
+    return parts
+
+
+def files(c: podman.Container) -> Dict[str, str]:
+    """sha256 of every persisted firewall file (fault fillers left out)."""
+    out = c.sh(
+        "find /etc/nftables.conf /etc/nftables.d /etc/iptables /etc/ufw -type f ! -name '.biostar-fault-fill*'"
+        " 2>/dev/null | sort | xargs -r sha256sum; true"
+    ).stdout
+    return {path: digest for digest, path in (line.split() for line in out.splitlines())}
+
+
+def foreign(parts: Dict[str, str]) -> str:
+    """The host's own rules: every line that is not an owned rule, chain or jump of this test."""
+    lines = []
+    for key, text in sorted(parts.items()):
+        for line in text.splitlines():
+            if "biostar" in line.lower() or any(re.search(r"\b%s\b" % p, line) for p in OWNED_PORTS):
+                continue
+            lines.append("%s: %s" % (key, line))
+    return "\n".join(lines)
+
+
+def which_state(parts: Dict[str, str], prev: Dict[str, str], new: Dict[str, str]) -> Dict[str, str]:
+    return {k: "prev" if v == prev.get(k) else "new" if v == new.get(k) else "neither" for k, v in parts.items()}
+
+
+# ---------------------------------------------------------------------------------------
+# Runs
+# ---------------------------------------------------------------------------------------
+PLAY = [
+    {
+        "name": "faults",
+        "hosts": "all",
+        "gather_facts": False,
+        "tasks": [
+            {
+                "name": "converge",
+                "biostar.hardening.firewall_ports": {"rules": "{{ flt_rules }}", "backend": "{{ flt_backend }}"},
+            }
+        ],
+    }
+]
+
+
+class Site:
+    def __init__(self, backends: Sequence[str], workdir: str):
+        self.workdir = workdir
+        self.env = collection.ansible_env(collection.link(workdir), ANSIBLE_FORKS="10", ANSIBLE_HOST_KEY_CHECKING="0")
+        self.book = os.path.join(workdir, "faults.yml")
+        with open(self.book, "w", encoding="utf-8") as handle:
+            json.dump(PLAY, handle)
+        self.hosts: Dict[str, podman.Container] = {}
+        self.peer = podman.start(PREFIX + "peer")
+        for backend in backends:
+            c = podman.start(PREFIX + backend[:3])
+            self.hosts[backend] = c
+            firewall.seed(c, backend, foreign_rule=True)
+            install_wrappers(c)
+            traffic.start_listener(c, tcp=[1480, 1490, 2222], udp=[51110, 51120], lifetime=1800)
+
+    def converge(self, rules: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Dict[str, Any]]:
+        """One playbook run, the backends in parallel; backend -> the module's result."""
+        inventory = os.path.join(self.workdir, "inventory.json")
+        hosts = {
+            c.name: {
+                "ansible_connection": "containers.podman.podman",
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "flt_rules": rules[b],
+                "flt_backend": b,
+            }
+            for b, c in self.hosts.items()
+            if b in rules
+        }
+        with open(inventory, "w", encoding="utf-8") as handle:
+            json.dump({"all": {"hosts": hosts}}, handle)
+        run = playbook.run(self.book, inventory, env=self.env, timeout=300)
+        out = {}
+        for b, c in self.hosts.items():
+            if b in rules:
+                found = run.module_results(c.name, "firewall_ports")
+                out[b] = found[0] if found else {"failed": True, "msg": "no result\n" + run.describe()}
+        return out
+
+    def remove(self) -> None:
+        podman.remove([self.peer.name] + [c.name for c in self.hosts.values()])
+
+
+def install_wrappers(c: podman.Container) -> None:
+    """Put a fault wrapper in place of each write tool in /usr/sbin (the first place the module looks)."""
+    script = ["mkdir -p %s %s" % (REAL_DIR, FAULT_DIR)]
+    for tool in ("nft", "iptables-restore", "ip6tables-restore"):
+        body = WRAPPER.replace("@REAL@", "%s/%s" % (REAL_DIR, tool)).replace("@DIR@", FAULT_DIR)
+        body = body.replace("@TOOL@", tool)
+        script.append(
+            "[ -e %(real)s/%(tool)s ] || mv /usr/sbin/%(tool)s %(real)s/%(tool)s;"
+            " cat >/usr/sbin/%(tool)s <<'FLT_EOF'\n%(body)sFLT_EOF\nchmod 0755 /usr/sbin/%(tool)s"
+            % {"real": REAL_DIR, "tool": tool, "body": body}
+        )
+    c.sh("\n".join(script))
+
+
+def fired(c: podman.Container) -> List[str]:
+    out = c.sh("cat %s/fired 2>/dev/null; rm -f %s/fired; true" % (FAULT_DIR, FAULT_DIR)).stdout
+    return out.splitlines()
+
+
+def probe_state(peer: podman.Container, c: podman.Container, expected: str) -> Tuple[bool, Dict[str, str]]:
+    want = EXPECT[expected]
+    arrived = [k for k, v in want.items() if v == "arrived"]
+    got = traffic.probe(peer, c, CHECKS, expected=arrived)
+    return all(got.get(k) == v for k, v in want.items()), got
+
+
+def error_text(result: Dict[str, Any]) -> str:
+    return "%s\n%s\n%s" % (result.get("msg", ""), result.get("stderr", ""), result.get("module_stderr", ""))
+
+
+def judge_fault(
+    fault: Fault, result: Dict[str, Any], ctx: Dict[str, Any], c: podman.Container, peer: podman.Container
+) -> List[str]:
+    """Everything that must hold right after the fault; the problems found."""
+    problems = []
+    shots = fired(c)
+    if fault.clear is disarm and not shots:  # a wrapper fault leaves a record when it fires
+        problems.append("the fault never fired")
+    if not result.get("failed"):
+        problems.append("the run did not fail")
+    text = error_text(result)
+    if fault.step is not None:
+        if result.get("step") != fault.step:
+            problems.append("step %r, expected %r" % (result.get("step"), fault.step))
+        if not re.search(fault.words, text):
+            problems.append("the error lacks the firewall's words /%s/: %s" % (fault.words, text.strip()[:300]))
+        in_place = sorted((r["protocol"], r["port"]) for r in result.get("rules", []))
+        if in_place != sorted((r["protocol"], r["port"]) for r in PREV):
+            problems.append("result rules %s, expected the previous set" % in_place)
+    elif not re.search(fault.words, text):
+        problems.append("the killed run did not fail as killed: %s" % text.strip()[:200])
+    parts = ruleset(c, fault.backend)
+    if foreign(parts) != ctx["foreign"]:
+        problems.append("the host's own rules changed")
+    ctx["parts"] = parts
+    if not fault.committed:
+        if parts != ctx["prev"]:
+            problems.append("the ruleset is not the previous one: %s" % which_state(parts, ctx["prev"], {}))
+        now = files(c)
+        if now != ctx["files"]:
+            changed = sorted(k for k in set(now) | set(ctx["files"]) if now.get(k) != ctx["files"].get(k))
+            problems.append("persisted files changed: %s" % changed)
+        ok, got = probe_state(peer, c, "prev")
+        if not ok:
+            problems.append("packets do not match the previous rules: %s" % got)
+    return problems
+
+
+def part_faults(
+    backends: Sequence[str], row: Callable[[str, str, bool, str, str], None], workdir: Optional[str] = None
+) -> Tuple[int, int]:
+    """Run every fault on every backend; report rows through ``row``; (survived, total)."""
+    workdir = workdir or tempfile.mkdtemp(prefix="biostar-flt-")
+    site = Site(backends, workdir)
+    survived = total = 0
+    try:
+        prev = {b: PREV for b in backends}
+        seeded = site.converge(prev)
+        bad = {b: r.get("msg") for b, r in seeded.items() if r.get("failed")}
+        if bad:
+            raise RuntimeError("the first converge failed: %s" % bad)
+        plans = {b: faults_for(b) for b in backends}
+        for index in range(max(len(p) for p in plans.values())):
+            now = {b: p[index] for b, p in plans.items() if index < len(p)}
+            ctx = {}
+            for b, fault in now.items():
+                c = site.hosts[b]
+                parts = ruleset(c, b)
+                ctx[b] = {"prev": parts, "foreign": foreign(parts), "files": files(c)}
+                fired(c)
+                fault.arm(c)
+            results = site.converge({b: NEW for b in now})
+            problems = {b: judge_fault(f, results[b], ctx[b], site.hosts[b], site.peer) for b, f in now.items()}
+            for b, fault in now.items():
+                fault.clear(site.hosts[b])
+            recovered = site.converge({b: NEW for b in now})
+            again = site.converge({b: NEW for b in now})
+            for b, fault in now.items():
+                c = site.hosts[b]
+                r, a = recovered[b], again[b]
+                if r.get("failed"):
+                    problems[b].append("the next run failed: %s" % r.get("msg"))
+                if a.get("failed") or a.get("changed"):
+                    problems[b].append("the run after it was not a no-op: %s" % a.get("actions"))
+                parts = ruleset(c, b)
+                if fault.committed:
+                    seen = which_state(ctx[b]["parts"], ctx[b]["prev"], parts)
+                    if "neither" in seen.values():
+                        problems[b].append("a family was left half changed after the kill: %s" % seen)
+                if foreign(parts) != ctx[b]["foreign"]:
+                    problems[b].append("the next run changed the host's own rules")
+                ok, got = probe_state(site.peer, c, "new")
+                if not ok:
+                    problems[b].append("after the next run, packets do not match the new rules: %s" % got)
+                total += 1
+                survived += not problems[b]
+                words = results[b].get("stderr") or str(results[b].get("msg", "")).split(" (step")[0]
+                figure = "step %s: %s" % (results[b].get("step"), words[:70])
+                if fault.step is None:
+                    figure = "killed; left %s" % which_state(ctx[b].get("parts", {}), ctx[b]["prev"], parts)
+                row(b, fault.name, not problems[b], figure.replace("\n", " ").replace("|", "/"),
+                    "; ".join(problems[b]))  # fmt: skip
+            back = site.converge({b: PREV for b in now})
+            if any(r.get("failed") for r in back.values()):
+                raise RuntimeError("resetting to the previous rules failed: %s" % back)
+    finally:
+        site.remove()
+    return survived, total
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    options = parser.parse_args(argv)
+    began = time.monotonic()
+    rows: List[Tuple[str, str, bool, str, str]] = []
+
+    def row(backend: str, what: str, passed: bool, figure: str, detail: str) -> None:
+        rows.append((backend, what, passed, figure, detail))
+        print("  [%s] %s, %s: %s%s" % ("PASS" if passed else "FAIL", what, backend, figure,
+                                       " - " + detail if detail else ""), flush=True)  # fmt: skip
+
+    survived, total = part_faults(options.backends.split(","), row)
+    print("%d of %d faults survived (%.0fs)" % (survived, total, time.monotonic() - began))
+    return 0 if survived == total else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
