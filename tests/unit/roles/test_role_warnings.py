@@ -1,0 +1,76 @@
+"""The firewall role's one warning task says each applicable warning, and only those.
+
+The three warnings (BioStar 1 direct mode, BioStar X plaintext, baseline on Windows) are one
+looped task, so a host pays one task slot for them. One ansible-playbook run in check
+mode; every host connects locally with a Python that does not exist, so nothing runs on
+this machine (the module call after the warnings fails on every host, by design).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+WARN_TASK = "Warn about settings that need attention (controller only)"
+
+HOSTS = {
+    "v1_direct": ({"biostar_mode": "direct"}, ["direct mode as for temporary use only"]),
+    "v1_direct_absent": ({"biostar_mode": "direct", "biostar_firewall_state": "absent"}, []),
+    "vx_plaintext": ({"biostar_version": "x", "biostar_tls": False}, ["devices use the plaintext Main Server port"]),
+    "v1_server": ({"biostar_mode": "server"}, []),
+    "windows_baseline_direct": (
+        {"ansible_shell_type": "powershell", "biostar_firewall_baseline": True, "biostar_mode": "direct"},
+        ["direct mode as for temporary use only", "on Windows the role does not change the firewall"],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def warnings(tmp_path_factory, collections_path):
+    tmp = tmp_path_factory.mktemp("warnings")
+    hosts = {name: dict(variables, biostar_host_role="server") for name, (variables, _) in HOSTS.items()}
+    inventory = {
+        "all": {
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": "/nonexistent/biostar/python3"},
+            "hosts": hosts,
+        }
+    }
+    (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (tmp / "play.yml").write_text(
+        yaml.safe_dump([{"hosts": "all", "gather_facts": False, "roles": ["biostar.hardening.firewall"]}])
+    )
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=collections_path,
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_LOCAL_TEMP=str(tmp / "local-tmp"),
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+    )
+    completed = subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", str(tmp / "inventory.yml"), str(tmp / "play.yml"), "--check"],
+        cwd=str(tmp), capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    report = json.loads(completed.stdout)
+    tasks = [t for play in report["plays"] for t in play["tasks"] if t["task"]["name"].endswith(WARN_TASK)]
+    assert len(tasks) == 1, completed.stdout[-3000:]
+    found = {}
+    for host, result in tasks[0]["hosts"].items():
+        found[host] = [item["msg"] for item in result.get("results", [])]
+        # Real warnings (ansible-core shows them as [WARNING]), not only messages.
+        assert result.get("warnings", []) == found[host], result
+    return found
+
+
+@pytest.mark.parametrize("host", sorted(HOSTS))
+def test_each_host_gets_exactly_its_warnings(warnings, host):
+    expected = HOSTS[host][1]
+    got = warnings[host]
+    assert len(got) == len(expected), got
+    for text, fragment in zip(got, expected):
+        assert fragment in " ".join(text.split())
