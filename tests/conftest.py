@@ -7,6 +7,7 @@ a temporary folder (never inside the checkout, so no tool walks a loop) provides
 import contextlib
 import hashlib
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -42,3 +43,29 @@ _install_collection_finder(ROOT)
 def collections_path() -> str:
     """The ANSIBLE_COLLECTIONS_PATH under which this checkout is biostar.hardening."""
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def ansible_playbook(collections_path):
+    """Run ansible-playbook from the venv in folder ``tmp``, with this checkout as the collection.
+
+    Ansible's temp folders stay under ``tmp``; ``env`` adds or overrides settings (callbacks,
+    result format). Returns the CompletedProcess; a failed play does not raise.
+    """
+    program = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+
+    def run(tmp, args, env=None):
+        settings = dict(
+            os.environ,
+            ANSIBLE_COLLECTIONS_PATH=collections_path,
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_LOCAL_TEMP=os.path.join(str(tmp), "local-tmp"),
+            ANSIBLE_REMOTE_TEMP=os.path.join(str(tmp), "remote-tmp"),
+            ANSIBLE_RETRY_FILES_ENABLED="0",
+        )
+        settings.update(env or {})
+        return subprocess.run(
+            [program, *args], cwd=str(tmp), capture_output=True, text=True, env=settings, timeout=300, check=False
+        )
+
+    return run

@@ -11,15 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from typing import Dict, Tuple
 
 import pytest
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 NO_PYTHON = "/nonexistent/biostar-role-test/python3"
 
 # host: (variables, substrings the failure message must contain)
@@ -176,7 +173,7 @@ TASK = re.compile(r"^TASK \[(?:[^:\]]+ : )?(.*)\] \**$")
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, collections_path):
+def run(tmp_path_factory, ansible_playbook):
     tmp = tmp_path_factory.mktemp("role")
     hosts = {}
     for name, (variables, _expected) in BAD_INPUT.items():
@@ -202,26 +199,8 @@ def run(tmp_path_factory, collections_path):
     (tmp / "play.yml").write_text(
         yaml.safe_dump([{"hosts": "all", "gather_facts": False, "roles": ["biostar.hardening.firewall"]}])
     )
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=collections_path,
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-        ANSIBLE_CALLBACK_FORMAT_PRETTY="false",
-        ANSIBLE_LOCAL_TEMP=str(tmp / "local-tmp"),
-        ANSIBLE_REMOTE_TEMP=str(tmp / "remote-tmp"),
-        ANSIBLE_RETRY_FILES_ENABLED="0",
-    )
-    completed = subprocess.run(
-        [ANSIBLE_PLAYBOOK, "-i", str(tmp / "inventory.yml"), str(tmp / "play.yml"), "--check", "--diff"],
-        cwd=str(tmp),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    env = dict(ANSIBLE_FORCE_COLOR="0", ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_CALLBACK_FORMAT_PRETTY="false")
+    completed = ansible_playbook(tmp, ["-i", "inventory.yml", "play.yml", "--check", "--diff"], env)
     output = completed.stdout + completed.stderr
     failures: Dict[str, Tuple[str, dict]] = {}
     task = ""

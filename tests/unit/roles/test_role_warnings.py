@@ -9,14 +9,10 @@ this machine (the module call after the warnings fails on every host, by design)
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 WARN_TASK = "Warn about settings that need attention (controller only)"
 
 HOSTS = {
@@ -32,7 +28,7 @@ HOSTS = {
 
 
 @pytest.fixture(scope="module")
-def warnings(tmp_path_factory, collections_path):
+def warnings(tmp_path_factory, ansible_playbook):
     tmp = tmp_path_factory.mktemp("warnings")
     hosts = {name: dict(variables, biostar_host_role="server") for name, (variables, _) in HOSTS.items()}
     inventory = {
@@ -45,17 +41,9 @@ def warnings(tmp_path_factory, collections_path):
     (tmp / "play.yml").write_text(
         yaml.safe_dump([{"hosts": "all", "gather_facts": False, "roles": ["biostar.hardening.firewall"]}])
     )
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=collections_path,
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-        ANSIBLE_LOCAL_TEMP=str(tmp / "local-tmp"),
-        ANSIBLE_RETRY_FILES_ENABLED="0",
+    completed = ansible_playbook(
+        tmp, ["-i", "inventory.yml", "play.yml", "--check"], dict(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     )
-    completed = subprocess.run(
-        [ANSIBLE_PLAYBOOK, "-i", str(tmp / "inventory.yml"), str(tmp / "play.yml"), "--check"],
-        cwd=str(tmp), capture_output=True, text=True, env=env, timeout=300, check=False,
-    )  # fmt: skip
     report = json.loads(completed.stdout)
     tasks = [t for play in report["plays"] for t in play["tasks"] if t["task"]["name"].endswith(WARN_TASK)]
     assert len(tasks) == 1, completed.stdout[-3000:]

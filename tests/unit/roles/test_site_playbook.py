@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 NO_PYTHON = "/nonexistent/biostar-site-test/python3"
 
 
 @pytest.fixture(scope="module")
-def record(tmp_path_factory, collections_path):
+def record(tmp_path_factory, ansible_playbook):
     tmp = tmp_path_factory.mktemp("site")
     inventory = {
         "all": {
@@ -38,32 +35,12 @@ def record(tmp_path_factory, collections_path):
     }
     (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
     env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=collections_path,
         ANSIBLE_CALLBACKS_ENABLED="biostar.hardening.fleet_report",
         BIOSTAR_REPORT_DIR=str(tmp / "report"),
         BIOSTAR_REPORT_RECORDS=str(tmp),
         BIOSTAR_REPORT_RECORD_NAME="record",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCAL_TEMP=str(tmp / "local-tmp"),
-        ANSIBLE_REMOTE_TEMP=str(tmp / "remote-tmp"),
-        ANSIBLE_RETRY_FILES_ENABLED="0",
     )
-    completed = subprocess.run(
-        [
-            ANSIBLE_PLAYBOOK,
-            "-i",
-            str(tmp / "inventory.yml"),
-            "biostar.hardening.site",
-            "--check",
-        ],
-        cwd=str(tmp),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    completed = ansible_playbook(tmp, ["-i", "inventory.yml", "biostar.hardening.site", "--check"], env)
     assert (tmp / "record.json").exists(), completed.stdout + completed.stderr
     return json.loads((tmp / "record.json").read_text()), completed.stdout
 

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
 import sys
 
 import pytest
@@ -21,7 +20,6 @@ import yaml
 from ansible_collections.biostar.hardening.plugins.module_utils import port_matrix
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 LOOPBACK = "127.0.0.1"
 
 
@@ -47,7 +45,7 @@ def moved_ports(matrix, sockets):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, collections_path):
+def run(tmp_path_factory, ansible_playbook):
     tmp = tmp_path_factory.mktemp("verify")
     x = port_matrix.BIOSTAR_X
     with loopback_ports(3 * len(x.ports)) as sockets:
@@ -97,24 +95,11 @@ def run(tmp_path_factory, collections_path):
         }
         (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
         env = dict(
-            os.environ,
-            ANSIBLE_COLLECTIONS_PATH=collections_path,
-            ANSIBLE_NOCOLOR="1",
             ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
             ANSIBLE_CALLBACK_RESULT_FORMAT="json",
             ANSIBLE_CALLBACK_FORMAT_PRETTY="false",
-            ANSIBLE_LOCAL_TEMP=str(tmp / "local-tmp"),
-            ANSIBLE_RETRY_FILES_ENABLED="0",
         )
-        completed = subprocess.run(
-            [ANSIBLE_PLAYBOOK, "-i", str(tmp / "inventory.yml"), "biostar.hardening.verify", "-v"],
-            cwd=str(tmp),
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-            check=False,
-        )
+        completed = ansible_playbook(tmp, ["-i", "inventory.yml", "biostar.hardening.verify", "-v"], env)
     output = completed.stdout + completed.stderr
     messages = []
     for line in completed.stdout.splitlines():

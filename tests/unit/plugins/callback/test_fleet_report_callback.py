@@ -11,13 +11,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 
 import pytest
 import yaml
-
-ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
 
 def free_port() -> int:
@@ -27,7 +24,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, collections_path):
+def run(tmp_path_factory, ansible_playbook):
     tmp = tmp_path_factory.mktemp("fleet-report")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -116,26 +113,12 @@ def run(tmp_path_factory, collections_path):
     (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
     (tmp / "playbook.yml").write_text(yaml.safe_dump(playbook, sort_keys=False))
     env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=collections_path,
         ANSIBLE_CALLBACKS_ENABLED="biostar.hardening.fleet_report",
         BIOSTAR_REPORT_DIR=str(tmp / "callback-report"),
         BIOSTAR_REPORT_RECORD_NAME="probe-run",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCAL_TEMP=str(tmp / "local-tmp"),
-        ANSIBLE_REMOTE_TEMP=str(tmp / "remote-tmp"),
-        ANSIBLE_RETRY_FILES_ENABLED="0",
     )
     try:
-        completed = subprocess.run(
-            [ANSIBLE_PLAYBOOK, "-i", str(tmp / "inventory.yml"), str(tmp / "playbook.yml")],
-            cwd=str(tmp),
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-            check=False,
-        )
+        completed = ansible_playbook(tmp, ["-i", "inventory.yml", "playbook.yml"], env)
     finally:
         listener.close()
     output = completed.stdout + completed.stderr
