@@ -418,7 +418,7 @@ def part_faults(
                     problems[b].append("after the next run, packets do not match the new rules: %s" % got)
                 total += 1
                 survived += not problems[b]
-                words = results[b].get("stderr") or str(results[b].get("msg", "")).split(" (step")[0]
+                words = results[b].get("stderr") or str(results[b].get("msg", "")).split(" (step", maxsplit=1)[0]
                 figure = "step %s: %s" % (results[b].get("step"), words[:70])
                 if fault.step is None:
                     figure = "killed; left %s" % which_state(ctx[b].get("parts", {}), ctx[b]["prev"], parts)

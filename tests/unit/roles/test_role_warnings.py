@@ -30,7 +30,7 @@ HOSTS = {
 @pytest.fixture(scope="module")
 def warnings(tmp_path_factory, ansible_playbook):
     tmp = tmp_path_factory.mktemp("warnings")
-    hosts = {name: dict(variables, biostar_host_role="server") for name, (variables, _) in HOSTS.items()}
+    hosts = {name: dict(variables, biostar_host_role="server") for name, (variables, _expected) in HOSTS.items()}
     inventory = {
         "all": {
             "vars": {"ansible_connection": "local", "ansible_python_interpreter": "/nonexistent/biostar/python3"},
