@@ -46,9 +46,11 @@ def connection_kind(connection_name):
     return connection.connection_kind(connection_name)
 
 
-def management_ports(configured, connection_name=None, port=None, scheme=None, plugin_defaults=True):
+def management_ports(
+    configured, connection_name=None, port=None, scheme=None, plugin_defaults=True, argument="management_ports"
+):
     try:
-        return connection.management_ports(configured, connection_name, port, scheme, plugin_defaults)
+        return connection.management_ports(configured, connection_name, port, scheme, plugin_defaults, argument)
     except RuleError as error:
         raise AnsibleFilterError(str(error)) from None
 

@@ -81,13 +81,17 @@ def management_ports(
     port: Any = None,
     scheme: Optional[str] = None,
     plugin_defaults: bool = True,
+    argument: str = "management_ports",
 ) -> List[int]:
-    """The configured management ports plus the connection's own, sorted and unique."""
+    """The configured management ports plus the connection's own, sorted and unique.
+
+    ``argument`` is the caller's name for ``configured``, so errors name what the user set.
+    """
     ports = set()
     for item in configured or []:
-        low, high = parse_port(item, "management_ports")
+        low, high = parse_port(item, argument)
         if low != high:
-            raise invalid("management_ports", item, "single ports %d-%d, not ranges" % (PORT_MIN, PORT_MAX))
+            raise invalid(argument, item, "single ports %d-%d, not ranges" % (PORT_MIN, PORT_MAX))
         ports.add(low)
     own = connection_port(transport, port, scheme, plugin_defaults)
     if own is not None:

@@ -53,3 +53,9 @@ def test_fleet_pattern_names_only_the_groups_that_exist(filters):
     assert filters["fleet_pattern"]({"all": []}) == "biostar_servers"
     with pytest.raises(AnsibleFilterError, match="expects the groups mapping"):
         filters["fleet_pattern"](["biostar_servers"])
+
+
+def test_management_ports_errors_name_the_callers_variable(filters):
+    with pytest.raises(AnsibleFilterError) as caught:
+        filters["management_ports"]([65536], "ssh", None, argument="biostar_firewall_management_ports")
+    assert str(caught.value).startswith("biostar_firewall_management_ports: invalid value 65536; valid values: ")
