@@ -27,8 +27,6 @@ from ansible_collections.biostar.hardening.plugins.module_utils.lockout import (
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Rule, diff, render
 
-STEPS = ("read", "plan", "execute", "persist")
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -142,6 +140,3 @@ def _restored(
 
 def _unique(items: Sequence[str]) -> Tuple[str, ...]:
     return tuple(dict.fromkeys(items))
-
-
-__all__ = ["STEPS", "Outcome", "ReconcileError", "reconcile"]
