@@ -10,6 +10,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils import connectio
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import RuleError
 from ansible_collections.biostar.hardening.plugins.module_utils.role_plan import HOST_ROLE_GROUPS
 
+
 def host_roles(group_names):
     """The host roles that a host's groups give it, in the groups' order (none, one, or several)."""
     if isinstance(group_names, str) or not hasattr(group_names, "__iter__"):

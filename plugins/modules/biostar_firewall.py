@@ -21,8 +21,8 @@ description:
   the bad value and the valid values, and computes the rules with the port matrix (the same code as the
   lookup C(biostar.hardening.port_matrix)).
 - 'Picks the platform without facts (C(ansible_facts.os_family) when gathered, otherwise the connection
-  or shell: WinRM, PSRP or a PowerShell shell mean Windows) and runs exactly one module: M(biostar.hardening.firewall_ports)
-  on Linux, M(biostar.hardening.win_firewall_ports) on Windows.'
+  or shell: WinRM, PSRP or a PowerShell shell mean Windows) and runs exactly one module:
+  M(biostar.hardening.firewall_ports) on Linux, M(biostar.hardening.win_firewall_ports) on Windows.'
 - Returns that module's result, and sets the host facts C(biostar_firewall_rules) and C(biostar_firewall_context).
 - Shows the warnings the role gives (BioStar 1 direct mode, BioStar X without TLS, a baseline asked for
   on Windows), once per run for the same text.

@@ -212,7 +212,7 @@ def run(tmp_path_factory, ansible_playbook):
 def test_bad_input_fails_naming_variable_value_and_valid_values(run, host):
     output, failures = run
     assert host in failures, "%s did not fail:\n%s" % (host, output[-3000:])
-    task, result = failures[host]
+    _task, result = failures[host]
     for expected in BAD_INPUT[host][1]:
         assert expected in result["msg"], "%s: %r not in %r" % (host, expected, result["msg"])
     assert NO_PYTHON not in json.dumps(result), "a module ran on the host before validation failed"
