@@ -19,6 +19,7 @@ import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.biostar.hardening.plugins.module_utils import role_plan
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import RuleError
@@ -34,6 +35,7 @@ ROLE_SPEC = os.path.join(
 CONNECTION_VARIABLES = ("ansible_connection", "ansible_shell_type", "ansible_port", "ansible_ssh_port")
 
 _SPEC_CACHE: Dict[str, Any] = {}
+display = Display()
 
 
 def role_argument_spec() -> Dict[str, Any]:
@@ -96,10 +98,16 @@ class ActionModule(ActionBase):
         except RuleError as error:
             raise AnsibleActionFail(str(error)) from None
 
-        if plan.module == role_plan.WINDOWS_MODULE:
-            raw = self._windows(plan, task_vars)
-        else:
-            raw = self._execute_module(module_name=plan.module, module_args=plan.module_args, task_vars=task_vars)
+        try:
+            if plan.module == role_plan.WINDOWS_MODULE:
+                raw = self._windows(plan, task_vars)
+            else:
+                raw = self._execute_module(module_name=plan.module, module_args=plan.module_args, task_vars=task_vars)
+        except Exception:
+            # An unreachable host raises and its result is lost: say the warnings anyway.
+            for text in plan.warnings:
+                display.warning(text)
+            raise
         result.update(raw)
         warnings = plan.warnings + list(raw.get("warnings") or [])
         if warnings:
