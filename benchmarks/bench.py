@@ -436,7 +436,8 @@ class Bench:
 
     def measure(self, site: Site, connection: str, group: Group) -> None:
         """One round of ``group``; a failed play is recorded, then the owned rules are reset."""
-        for kind, rules in group.plays():
+        plays = group.plays()
+        for index, (kind, rules) in enumerate(plays):
             cell = Cell(connection, site.fleet, kind, group.hosts, rules)
             extra: Dict[str, Any] = {}
             if kind != "ping":
@@ -449,17 +450,23 @@ class Bench:
                 expected = EXPECT_CHANGED[kind]
                 if expected is not None and bool(changed) != expected:
                     raise PlayFailed("expected changed=%s, the recap says %d host(s) changed" % (expected, changed))
-            except (PlayFailed, AssertionError, OSError) as error:
-                self.fail(cell, str(error))
+                calls = statistics.mean(
+                    sum(n for a, n in c.items() if a in FIREWALL_MODULES) for c in run.counts().values()
+                )
+                tasks = statistics.mean(len([t for t in run.record["tasks"] if t["host"] == h]) for h in run.hosts())
+            except Exception as error:  # any failure of one play is recorded; the run goes on
+                self.fail(cell, str(error) or type(error).__name__)
+                for later_kind, later_rules in plays[index + 1 :]:
+                    self.fail(
+                        Cell(connection, site.fleet, later_kind, group.hosts, later_rules),
+                        "not run in this round: the %s before it failed" % kind,
+                    )
                 site.reset(connection, group.hosts)  # PlayFailed here: the site is broken
                 return
             data = self.cells[cell]
             data["seconds"].append(run.seconds)
-            counts = list(run.counts().values())
-            data["calls"].append(statistics.mean(sum(n for a, n in c.items() if a in FIREWALL_MODULES) for c in counts))
-            data["tasks"].append(
-                statistics.mean(len([t for t in run.record["tasks"] if t["host"] == h]) for h in run.hosts())
-            )
+            data["calls"].append(calls)
+            data["tasks"].append(tasks)
             print(
                 "  %-58s %7.2fs (%d of %d)" % (cell.label(), run.seconds, len(data["seconds"]), data["planned"]),
                 flush=True,
@@ -480,7 +487,12 @@ class Bench:
                     self.fail(cell, "the containers did not start: %s" % error)
                 return
             if plan.payloads:
-                self.payloads(site, plan.payloads)
+                try:
+                    self.payloads(site, plan.payloads)
+                except Exception as error:  # recorded on the payload cells; the fleet's plays still run
+                    for load in plan.payloads:
+                        for kind in ("payload", "adhoc"):
+                            self.fail(Cell("podman", load.backend, kind, 1, load.rules), "payload rows: %s" % error)
             for connection in plan.connections:
                 self.connection(site, plan, connection)
         finally:

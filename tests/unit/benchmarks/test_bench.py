@@ -260,7 +260,8 @@ def test_a_failed_play_is_recorded_reset_and_the_run_goes_on():
     assert big["errors"] == ["site.yml exited 2: firewall_ports on h01: boom"] and len(big["seconds"]) == 2
     assert ("podman", "reset", 10, 0) in site.log
     # The remove of that round was skipped (its converge failed), the other rounds ran.
-    assert len(runner.cells[bench.Cell("podman", "nftables", "remove", 10, 256)]["seconds"]) == 2
+    remove = runner.cells[bench.Cell("podman", "nftables", "remove", 10, 256)]
+    assert len(remove["seconds"]) == 2 and remove["errors"] == ["not run in this round: the converge before it failed"]
     assert len(runner.cells[bench.Cell("podman", "nftables", "rerun", 10, 4)]["seconds"]) == 3
     text = bench.targets(runner.samples, 10)
     assert "| 10 hosts: 256 rules / 4 rules <= 1.15 | podman | nftables | 1.00 (n=2 of 3) | yes |" in text
@@ -372,3 +373,16 @@ def test_write_produces_markdown_json_and_plot(tmp_path, monkeypatch):
     assert len(data["samples"]) == 5 and data["missing"] == ["ssh nftables ping hosts=10 rules=0 (sample 1 of 3)"]
     assert data["estimate_seconds"] == round(bench.estimate(plan))
     assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_play_that_recorded_nothing_is_a_failed_sample_too():
+    class Silent(FakeSite):
+        def play(self, connection, book, limit, extra):
+            run = super().play(connection, book, limit, extra)
+            return bench.playbook.Run(None, ["ansible-playbook"]) if self.log[-1][1] == "converge" else run
+
+    runner = run_fake(["--fleets", "nftables", "--backends", "nftables", "--hosts", "10", "--connections",
+                       "podman", "--payload", "0", "--repeats", "1", "--rules", "4"], Silent())  # fmt: skip
+    converge = runner.cells[bench.Cell("podman", "nftables", "converge", 10, 4)]
+    assert converge["seconds"] == [] and converge["errors"][0].startswith("the run recorded nothing")
+    assert runner.cells[bench.Cell("podman", "nftables", "ping", 10, 0)]["seconds"] == [2.0]
