@@ -87,6 +87,8 @@ PLAY_COST = {
     ("ssh", "remove"): (1.3, 0.40, 0.05),
 }
 START_COST = {"fixed": 5.0, "firewalld": 2.5, "other": 0.8}  # seconds per container, started 8 at a time
+CLEAR_PAYLOAD = "/root/bench-clear.py"
+CLEAR_COST = {"prepare": 5.0, "copy": 0.3, "fixed": 0.5, "host": 0.15}  # Site.prepare_clear and Site.clear
 PAYLOAD_COST = {"fixed": 7.0, "sample": 5.0}  # two kept payloads, then per sample: payload + ad-hoc call
 
 
@@ -106,8 +108,9 @@ class Cell(NamedTuple):
 class Group(NamedTuple):
     """Plays on the first ``hosts`` hosts that start and end with an empty owned set.
 
-    ``rules == 4``: ping, converge, rerun, remove (the floor and the per-host ratios);
-    more rules: converge, remove. One round runs each group once.
+    ``rules == 4``: ping, converge, rerun (the floor and the per-host ratios), then the
+    owned rules are cleared without Ansible (Site.clear); more rules: converge, remove.
+    One round runs each group once.
     """
 
     hosts: int
@@ -117,7 +120,7 @@ class Group(NamedTuple):
 
     def plays(self) -> List[Tuple[str, int]]:
         if self.rules == 4:
-            return [("ping", 0), ("converge", 4), ("rerun", 4), ("remove", 4)]
+            return [("ping", 0), ("converge", 4), ("rerun", 4)]
         return [("converge", self.rules), ("remove", self.rules)]
 
 
@@ -276,7 +279,10 @@ def estimate(plan: Sequence[SitePlan]) -> float:
             total += play_seconds(connection, "ping", len(site.backends), 0)  # warm-up
             for group in site.groups:
                 rounds = sum(play_seconds(connection, kind, group.hosts, r) for kind, r in group.plays())
+                if group.rules == 4:
+                    rounds += CLEAR_COST["fixed"] + CLEAR_COST["host"] * group.hosts
                 total += rounds * group.samples
+        total += CLEAR_COST["prepare"] * len(set(site.backends)) + CLEAR_COST["copy"] * len(site.backends)
         total += sum(PAYLOAD_COST["fixed"] + PAYLOAD_COST["sample"] * p.samples for p in site.payloads)
     return total
 
@@ -380,6 +386,60 @@ class Site:
             raise PlayFailed("%s exited %d: %s" % (os.path.basename(book), run.rc, first_error(run)))
         return run
 
+    def adhoc(self, host: str, module_args: Dict[str, Any], keep: bool = False) -> float:
+        """One ad-hoc call of firewall_ports on ``host`` over podman; its wall seconds."""
+        env = dict(self.env["podman"], ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal")
+        if keep:
+            env.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_PIPELINING="False")
+        binary = os.path.join(os.path.dirname(sys.executable), "ansible")
+        module = "biostar.hardening.firewall_ports"
+        command = [binary, "-i", self.inventory["podman"], host, "-m", module, "-a", json.dumps(module_args)]
+        began = time.monotonic()
+        try:
+            proc = subprocess.run(command, env=env, cwd=self.workdir, capture_output=True, text=True,
+                                  timeout=self.timeout, check=False)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise PlayFailed("ad-hoc call timed out after %.0f s" % self.timeout) from None
+        if proc.returncode != 0:
+            raise PlayFailed("ad-hoc call exited %d: %s" % (proc.returncode, (proc.stdout + proc.stderr)[-800:]))
+        return time.monotonic() - began
+
+    def keep(self, host: str, module_args: Dict[str, Any], path: str) -> str:
+        """Make the ad-hoc call once and keep its AnsiballZ payload at ``path`` in ``host``."""
+        container = podman.Container(host)
+        container.sh("rm -rf /root/.ansible/tmp")
+        self.adhoc(host, module_args, keep=True)
+        container.sh(
+            "mv \"$(find /root/.ansible/tmp -name 'AnsiballZ_firewall_ports.py' | head -n 1)\" %s"
+            " && rm -rf /root/.ansible/tmp" % path
+        )
+        return path
+
+    def prepare_clear(self) -> None:
+        """Put a payload of firewall_ports (state: absent, the host's backend) in every container."""
+        for backend in sorted(set(self.backend.values())):
+            hosts = [n for n in self.names if self.backend[n] == backend]
+            self.keep(hosts[0], {"backend": backend, "state": "absent"}, CLEAR_PAYLOAD)
+            text = podman.Container(hosts[0]).sh("cat %s" % CLEAR_PAYLOAD).stdout
+            for name in hosts[1:]:
+                podman.Container(name).sh("cat >%s" % CLEAR_PAYLOAD, stdin=text)
+
+    def clear(self, limit: int) -> None:
+        """Remove every owned rule on the first ``limit`` hosts, in parallel, without Ansible.
+
+        The module itself (the payload kept by prepare_clear) runs in each container: the
+        same owned-rule removal a remove play makes, at a fraction of a play's cost.
+        """
+
+        def one(name: str) -> None:
+            podman.Container(name).sh("python3 %s >/dev/null" % CLEAR_PAYLOAD, timeout=self.timeout)
+
+        with ThreadPoolExecutor(max_workers=min(limit, 8)) as pool:
+            futures = [pool.submit(one, name) for name in self.names[:limit]]
+            errors = [str(f.exception()) for f in futures if f.exception() is not None]
+        if errors:
+            raise PlayFailed("clearing the owned rules failed: %s" % errors[0][:800])
+
     def reset(self, connection: str, limit: int) -> None:
         """Remove every owned rule (state: absent): the next group starts from an empty owned set."""
         self.play(connection, SITE, limit, {"biostar_mode": "server", "biostar_firewall_state": "absent"})
@@ -471,6 +531,12 @@ class Bench:
                 "  %-58s %7.2fs (%d of %d)" % (cell.label(), run.seconds, len(data["seconds"]), data["planned"]),
                 flush=True,
             )
+        if group.rules == 4:
+            try:
+                site.clear(group.hosts)
+            except PlayFailed as error:
+                print("  clearing the owned rules failed, resetting with a play: %s" % error, flush=True)
+                site.reset(connection, group.hosts)  # PlayFailed here: the site is broken
 
     def site(self, plan: SitePlan, workdir: str) -> None:
         cells = plan.cells()
@@ -482,6 +548,7 @@ class Bench:
         try:
             try:
                 site.start()
+                site.prepare_clear()
             except Exception as error:  # any start failure fails this site's cells, not the run
                 for cell in cells:
                     self.fail(cell, "the containers did not start: %s" % error)
@@ -562,34 +629,13 @@ class Bench:
     def _host(site: Site, load: Payload) -> str:
         return next(n for n in site.names if site.backend[n] == load.backend)
 
-    def _adhoc(self, site: Site, load: Payload, state: str, keep: bool = False) -> float:
+    def _adhoc(self, site: Site, load: Payload, state: str) -> float:
         args = {"rules": module_rules(load.rules), "backend": load.backend, "state": state}
-        env = dict(site.env["podman"], ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal")
-        if keep:
-            env.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_PIPELINING="False")
-        binary = os.path.join(os.path.dirname(sys.executable), "ansible")
-        module = "biostar.hardening.firewall_ports"
-        command = [binary, "-i", site.inventory["podman"], self._host(site, load), "-m", module, "-a", json.dumps(args)]
-        began = time.monotonic()
-        try:
-            proc = subprocess.run(command, env=env, cwd=site.workdir, capture_output=True, text=True,
-                                  timeout=self.args.play_timeout, check=False)  # fmt: skip
-        except subprocess.TimeoutExpired:
-            raise PlayFailed("ad-hoc call timed out after %.0f s" % self.args.play_timeout) from None
-        if proc.returncode != 0:
-            raise PlayFailed("ad-hoc call exited %d: %s" % (proc.returncode, (proc.stdout + proc.stderr)[-800:]))
-        return time.monotonic() - began
+        return site.adhoc(self._host(site, load), args)
 
     def _keep(self, site: Site, load: Payload, state: str) -> str:
-        container = podman.Container(self._host(site, load))
-        container.sh("rm -rf /root/.ansible/tmp")
-        self._adhoc(site, load, state, keep=True)
-        path = "/root/bench-payload-%s-%d.py" % (state, load.rules)
-        container.sh(
-            "mv \"$(find /root/.ansible/tmp -name 'AnsiballZ_firewall_ports.py' | head -n 1)\" %s"
-            " && rm -rf /root/.ansible/tmp" % path
-        )
-        return path
+        args = {"rules": module_rules(load.rules), "backend": load.backend, "state": state}
+        return site.keep(self._host(site, load), args, "/root/bench-payload-%s-%d.py" % (state, load.rules))
 
     def _payload_sample(self, site: Site, load: Payload, add: str, remove: str) -> None:
         container = podman.Container(self._host(site, load))
