@@ -3,20 +3,21 @@
 ``make bench`` runs a *plan*: the cells (connection, fleet, measurement, hosts, rules) to
 measure and how many samples each gets. Two plans:
 
-- ``targets`` (the default, about 50 minutes on a 2-core VM): exactly what issue 11's
+- ``targets`` (the default, about 45 minutes on a 2-core VM): exactly what issue 11's
   targets and the plot need. Per fleet (each backend alone, and mixed), on 10 hosts, over
   podman and SSH: ``ping``, the first converge with 4 rules, the idempotent rerun, the first
   converge with 256 rules and removing those 256 rules, 3 samples each; 50 hosts (ping,
   converge, rerun) on the mixed fleet, 3 samples; 1 host and 64 rules once each, for the plot;
   the module alone per backend (firewalld and nftables 3 samples, the others once).
-- ``full`` (BENCH_PLAN=full, about 3.5 hours): the whole cross product, every fleet on 1, 10
+- ``full`` (BENCH_PLAN=full, about 4 hours): the whole cross product, every fleet on 1, 10
   and 50 hosts with 4, 64 and 256 rules, every cell 3 samples.
 
 A fleet's containers are started once, in parallel, and serve both connections and every
 cell of the fleet. Samples are interleaved in rounds: each round runs ``ping``, converge,
-rerun, remove, then the larger rule counts, so machine noise hits both sides of a ratio
-alike. Every group of plays starts and ends with an empty owned set (the remove plays reset
-it), so no container is recreated between samples.
+rerun, then the larger rule counts and their removal, so machine noise hits both sides of a
+ratio alike. Every group of plays starts and ends with an empty owned set (a removal play,
+or the module's own payload run in each container for the 4-rule plays), so no container
+is recreated between samples.
 
 A failed play is recorded with its error, the owned rules are reset and the run goes on.
 Every play has a timeout (BENCH_PLAY_TIMEOUT) and the run a time budget (BENCH_BUDGET):
@@ -73,23 +74,27 @@ SSH_ALLOW = {
 # rerun none; a sample that says otherwise is recorded as failed.
 EXPECT_CHANGED = {"ping": None, "converge": True, "rerun": False, "remove": True}
 
-# Wall seconds of one play, fixed + per host (+ per host and 100 rules), measured on this
-# machine kind (2 cores, ansible-core 2.19) with 1, 5 and 10 hosts of a mixed fleet; the
-# estimate printed at the start of a run is built from them.
+# Wall seconds of one play: fixed + per host + per host squared (50 forks on 2 cores cost
+# more than 5 times 10) + per host and 100 rules. Fitted to plays measured on this machine
+# kind (2 cores, ansible-core 2.19, lightly loaded) on 1, 5 and 50 hosts; with other jobs
+# on the machine the same plays took up to 1.8 times as long. The estimate printed at the
+# start of a run is built from them.
 PLAY_COST = {
-    ("podman", "ping"): (2.6, 0.45, 0.0),
-    ("podman", "converge"): (3.2, 0.75, 0.05),
-    ("podman", "rerun"): (3.2, 0.65, 0.0),
-    ("podman", "remove"): (3.2, 0.75, 0.05),
-    ("ssh", "ping"): (0.8, 0.12, 0.0),
-    ("ssh", "converge"): (1.3, 0.40, 0.05),
-    ("ssh", "rerun"): (1.3, 0.35, 0.0),
-    ("ssh", "remove"): (1.3, 0.40, 0.05),
+    ("podman", "ping"): (1.2, 0.345, 0.0086, 0.0),
+    ("podman", "converge"): (1.9, 0.435, 0.0154, 0.09),
+    ("podman", "rerun"): (1.9, 0.388, 0.0176, 0.0),
+    ("podman", "remove"): (1.9, 0.435, 0.0154, 0.28),
+    ("ssh", "ping"): (0.7, 0.16, 0.0, 0.0),
+    ("ssh", "converge"): (1.4, 0.49, 0.0, 0.085),
+    ("ssh", "rerun"): (0.8, 0.49, 0.0, 0.0),
+    ("ssh", "remove"): (1.4, 0.49, 0.0, 0.24),
 }
-START_COST = {"fixed": 5.0, "firewalld": 2.5, "other": 0.8}  # seconds per container, started 8 at a time
+# Starting and seeding one container (firewalld boots systemd first), 8 at a time, and
+# removing it at the end.
+START_COST = {"fixed": 10.0, "firewalld": 25.0, "other": 5.0, "stop": 0.2}
 CLEAR_PAYLOAD = "/root/bench-clear.py"
-CLEAR_COST = {"prepare": 5.0, "copy": 0.3, "fixed": 0.5, "host": 0.15}  # Site.prepare_clear and Site.clear
-PAYLOAD_COST = {"fixed": 7.0, "sample": 5.0}  # two kept payloads, then per sample: payload + ad-hoc call
+CLEAR_COST = {"prepare": 2.5, "copy": 0.3, "fixed": 0.5, "host": 0.1}  # Site.prepare_clear and Site.clear
+PAYLOAD_COST = {"fixed": 5.0, "sample": 4.0}  # two kept payloads, then per sample: payload + ad-hoc call
 
 
 class Cell(NamedTuple):
@@ -265,16 +270,21 @@ def _with_payloads(args: argparse.Namespace, sites: List[SitePlan], notes: List[
 
 
 def play_seconds(connection: str, kind: str, hosts: int, rules: int) -> float:
-    fixed, per_host, per_rules = PLAY_COST[(connection, kind)]
-    return fixed + per_host * hosts + per_rules * hosts * rules / 100.0
+    fixed, per_host, per_host_squared, per_rules = PLAY_COST[(connection, kind)]
+    return fixed + per_host * hosts + per_host_squared * hosts * hosts + per_rules * hosts * rules / 100.0
+
+
+def start_seconds(backends: Sequence[str]) -> float:
+    costs = [START_COST["firewalld" if b == "firewalld" else "other"] for b in backends]
+    return START_COST["fixed"] + sum(costs) / 8 + max(costs) + START_COST["stop"] * len(costs)
 
 
 def estimate(plan: Sequence[SitePlan]) -> float:
     """Wall seconds the plan should take here, from the measured per-play costs."""
     total = 0.0
     for site in plan:
-        starts = sum(START_COST["firewalld" if b == "firewalld" else "other"] for b in site.backends)
-        total += START_COST["fixed"] + starts / min(len(site.backends), 8) * 2
+        total += start_seconds(site.backends)
+        total += CLEAR_COST["prepare"] * len(set(site.backends)) + CLEAR_COST["copy"] * len(site.backends)
         for connection in site.connections:
             total += play_seconds(connection, "ping", len(site.backends), 0)  # warm-up
             for group in site.groups:
@@ -282,7 +292,6 @@ def estimate(plan: Sequence[SitePlan]) -> float:
                 if group.rules == 4:
                     rounds += CLEAR_COST["fixed"] + CLEAR_COST["host"] * group.hosts
                 total += rounds * group.samples
-        total += CLEAR_COST["prepare"] * len(set(site.backends)) + CLEAR_COST["copy"] * len(site.backends)
         total += sum(PAYLOAD_COST["fixed"] + PAYLOAD_COST["sample"] * p.samples for p in site.payloads)
     return total
 
@@ -428,11 +437,18 @@ class Site:
         """Remove every owned rule on the first ``limit`` hosts, in parallel, without Ansible.
 
         The module itself (the payload kept by prepare_clear) runs in each container: the
-        same owned-rule removal a remove play makes, at a fraction of a play's cost.
+        same owned-rule removal a remove play makes, at a fraction of a play's cost. Each
+        host converged before, so each must report a change; PlayFailed otherwise.
         """
 
         def one(name: str) -> None:
-            podman.Container(name).sh("python3 %s >/dev/null" % CLEAR_PAYLOAD, timeout=self.timeout)
+            out = podman.Container(name).sh("python3 %s" % CLEAR_PAYLOAD, timeout=self.timeout).stdout
+            try:
+                changed = json.loads(out[out.index("{") :]).get("changed")
+            except ValueError:
+                changed = None
+            if changed is not True:  # every host had its owned rules: removing them is a change
+                raise PlayFailed("%s: the module removed nothing (changed=%s): %s" % (name, changed, out[-300:]))
 
         with ThreadPoolExecutor(max_workers=min(limit, 8)) as pool:
             futures = [pool.submit(one, name) for name in self.names[:limit]]
@@ -912,8 +928,8 @@ def parse(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--plan",
         default=env("BENCH_PLAN", "targets"),
-        help="targets: what issue 11's targets and the plot need (about 50 min); full: every combination, every "
-        "cell repeated (about 3.5 h) (BENCH_PLAN)",
+        help="targets: what issue 11's targets and the plot need (about 45 min); full: every combination, every "
+        "cell repeated (about 4 h) (BENCH_PLAN)",
     )
     parser.add_argument("--hosts", default=env("BENCH_HOSTS", "1,10,50"), help="host counts (BENCH_HOSTS)")
     parser.add_argument("--rules", default=env("BENCH_RULES", "4,64,256"), help="rule counts (BENCH_RULES)")
