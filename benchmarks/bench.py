@@ -230,9 +230,16 @@ def build_plan(args: argparse.Namespace, memory_mb: float) -> Tuple[List[SitePla
         if args.plan == "targets" and fleet not in args.wide_fleets:
             wide = [c for c in counts if c > base]
             if wide:
+                extra = sum(
+                    play_seconds(connection, kind, c, r) * args.repeats
+                    for c in wide
+                    for connection in args.connections
+                    for kind, r in Group(c, 4, 1, True).plays()
+                )
                 notes.append(
-                    "%s fleet: %s hosts left out (the targets plan measures them on %s only; BENCH_WIDE_FLEETS "
-                    "or BENCH_PLAN=full adds them)" % (fleet, ",".join(map(str, wide)), ",".join(args.wide_fleets))
+                    "%s fleet: %s hosts left out, for time: they would add about %.0f min to the run; the targets "
+                    "plan measures them on %s only (BENCH_WIDE_FLEETS or BENCH_PLAN=full adds them)"
+                    % (fleet, ",".join(map(str, wide)), extra / 60, ",".join(args.wide_fleets))
                 )
             counts = [c for c in counts if c <= base]
         cap = memory_cap(fleet_backends(fleet, max(counts), args.backends), memory_mb)
