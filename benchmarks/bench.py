@@ -71,7 +71,7 @@ SSH_ALLOW = {
     "firewalld": "true",
 }
 # What each play is expected to report: a converge and a remove change every host, a
-# rerun none; a sample that says otherwise is recorded as failed.
+# rerun none; a sample whose recap says otherwise is recorded as failed.
 EXPECT_CHANGED = {"ping": None, "converge": True, "rerun": False, "remove": True}
 
 # Wall seconds of one play: fixed + per host + per host squared (50 forks on 2 cores cost
@@ -529,10 +529,15 @@ class Bench:
                     extra["biostar_firewall_state"] = "absent"
             try:
                 run = site.play(connection, PING if kind == "ping" else SITE, group.hosts, extra)
-                changed = sum(bool(host.get("changed")) for host in run.stats().values())
+                stats = run.stats()
+                changed = sum(bool(host.get("changed")) for host in stats.values())
                 expected = EXPECT_CHANGED[kind]
-                if expected is not None and bool(changed) != expected:
-                    raise PlayFailed("expected changed=%s, the recap says %d host(s) changed" % (expected, changed))
+                if len(stats) != group.hosts:
+                    raise PlayFailed("the recap has %d host(s), the play ran on %d" % (len(stats), group.hosts))
+                if expected is not None and changed != (group.hosts if expected else 0):
+                    raise PlayFailed(
+                        "expected %s host(s) changed, the recap says %d" % ("every" if expected else "no", changed)
+                    )
                 calls = statistics.mean(
                     sum(n for a, n in c.items() if a in FIREWALL_MODULES) for c in run.counts().values()
                 )
@@ -574,7 +579,7 @@ class Bench:
                 site.prepare_clear()
             except Exception as error:  # any start failure fails this site's cells, not the run
                 for cell in cells:
-                    self.fail(cell, "the containers did not start: %s" % error)
+                    self.fail(cell, "the site did not start (containers, seeds, sshd, clear payloads): %s" % error)
                 return
             if plan.payloads:
                 try:

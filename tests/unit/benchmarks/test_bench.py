@@ -282,7 +282,7 @@ def test_a_rerun_that_changes_something_is_a_failed_sample():
     runner = run_fake(["--fleets", "nftables", "--backends", "nftables", "--hosts", "10", "--connections",
                        "ssh", "--payload", "0", "--repeats", "1", "--rules", "4"], Changing())  # fmt: skip
     rerun = runner.cells[bench.Cell("ssh", "nftables", "rerun", 10, 4)]
-    assert rerun["seconds"] == [] and rerun["errors"] == ["expected changed=False, the recap says 1 host(s) changed"]
+    assert rerun["seconds"] == [] and rerun["errors"] == ["expected no host(s) changed, the recap says 1"]
 
 
 def test_a_failed_reset_fails_the_rest_of_that_connection_only():
@@ -390,3 +390,18 @@ def test_a_play_that_recorded_nothing_is_a_failed_sample_too():
     converge = runner.cells[bench.Cell("podman", "nftables", "converge", 10, 4)]
     assert converge["seconds"] == [] and converge["errors"][0].startswith("the run recorded nothing")
     assert runner.cells[bench.Cell("podman", "nftables", "ping", 10, 0)]["seconds"] == [2.0]
+
+
+def test_a_converge_that_leaves_a_host_unchanged_is_a_failed_sample():
+    class Lazy(FakeSite):
+        def play(self, connection, book, limit, extra):
+            run = super().play(connection, book, limit, extra)
+            if self.log[-1][1] == "converge" and self.log[-1][3] == 256:
+                run.record["stats"]["h03"]["changed"] = 0
+            return run
+
+    runner = run_fake(["--fleets", "nftables", "--backends", "nftables", "--hosts", "10", "--connections",
+                       "podman", "--payload", "0", "--repeats", "1", "--rules", "4,256"], Lazy())  # fmt: skip
+    big = runner.cells[bench.Cell("podman", "nftables", "converge", 10, 256)]
+    assert big["errors"] == ["expected every host(s) changed, the recap says 9"]
+    assert runner.cells[bench.Cell("podman", "nftables", "converge", 10, 4)]["seconds"] == [2.0]
