@@ -646,8 +646,8 @@ class Bench:
                 if load.samples <= round_:
                     continue
                 if self.left() <= 0:
-                    self.missing.append("podman %s payload/adhoc rules=%d (sample %d)" % (load.backend, load.rules,
-                                                                                         round_ + 1))  # fmt: skip
+                    row = "podman %s payload/adhoc rules=%d" % (load.backend, load.rules)
+                    self.missing.append("%s (sample %d)" % (row, round_ + 1))
                     continue
                 self._payload_sample(site, load, add, remove)
         for load, (_add, remove) in kept.items():
@@ -1001,7 +1001,7 @@ def describe(plan: Sequence[SitePlan], notes: Sequence[str], args: argparse.Name
     lines = []
     for site in plan:
         cells = site.cells()
-        plays = sum(sum(len(g.plays()) * g.samples for g in site.groups) for _ in site.connections)
+        plays = len(site.connections) * sum(len(g.plays()) * g.samples for g in site.groups)
         lines.append(
             "  %s fleet, %d containers: %d cells, %d plays%s"
             % (
