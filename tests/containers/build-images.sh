@@ -22,7 +22,7 @@ firewalld_packages=$base_packages,systemd,systemd-sysv,dbus,libpam-systemd,netba
 # The boot images: minbase, systemd and the firewall with its boot service, nothing else.
 boot_packages=python3,iproute2,procps,systemd,systemd-sysv
 netfilter_boot_packages=$boot_packages,nftables,iptables,iptables-persistent,netfilter-persistent
-ufw_boot_packages=$boot_packages,ufw
+ufw_boot_packages=$boot_packages,ufw,nftables
 
 # Per-image steps on the finished rootfs, run by build() when defined (setup_<name>).
 quiet_boot() {
