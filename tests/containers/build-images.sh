@@ -2,8 +2,9 @@
 # Build the local test images with debootstrap and import them into podman.
 # Nothing is pulled: these machines have no registry. Each image is tagged with a
 # hash of this script, so an unchanged script never rebuilds.
+#   build-images.sh [NAME...]   builds the named images only (default: all four).
 #   base       minimal Debian with nftables, iptables, ufw, python3 and sshd
-#              (no iptables-persistent: its postinst fails under debootstrap)
+#              (no iptables-persistent: ufw breaks it in Debian; netfilter-boot has it)
 #   firewalld  base plus systemd and firewalld, booted with /sbin/init
 #   netfilter-boot  systemd, nftables and iptables with iptables-persistent, booted with
 #              /sbin/init: nftables.service and netfilter-persistent load the saved rules
@@ -72,6 +73,10 @@ build() {
 # build-images.sh [NAME...]: only these images (default: all of them).
 wanted() { [ ${#selected[@]} -eq 0 ] || [[ " ${selected[*]} " == *" $1 "* ]]; }
 selected=("$@")
+images="base firewalld netfilter-boot ufw-boot"
+for name in "${selected[@]}"; do
+  [[ " $images " == *" $name "* ]] || { echo "build-images.sh: unknown image '$name'; valid: $images" >&2; exit 2; }
+done
 init=(--change 'CMD ["/sbin/init"]')
 if wanted base; then build base "$base_packages"; fi
 if wanted firewalld; then build firewalld "$firewalld_packages" "${init[@]}"; fi
