@@ -22,8 +22,9 @@ tests/containers/build-images.sh. Per backend:
    closed too (ufw and firewalld keep their rules in their own files, so there
    ``persist: false`` has no effect, which the module says in a warning and the packets
    confirm);
-6. the whole ruleset equals the one before the restart, and the module run once more
-   reports no change.
+6. the whole ruleset equals the one before the restart (nftables, iptables: as it was after
+   the ``persist: true`` converge; ufw, firewalld: after both converges), PID 1 started
+   again, and the module run once more reports no change.
 
 The runtime-only port is the control that makes the test mean something: it proves the
 restart threw away the kernel's ruleset, so whatever answers afterwards was loaded from disk.
