@@ -122,7 +122,9 @@ class Online:
                 for key in ("services", RULES_KEY[kind]):
                     settings[key] = [item for item in settings.get(key, []) if not owned_entry(prefix, item)]
                 if name == policy:  # the owned policy comes and goes with the owned rules
-                    settings = {key: settings[key] for key in ("services", RULES_KEY[kind])}
+                    settings = {key: settings[key] for key in ("services", RULES_KEY[kind]) if settings[key]}
+                    if not settings:
+                        continue
                 found["%s %s" % (kind, name)] = settings
         runtime = layer == "runtime"
         ipsets = self.iface(BUS_PATH, ".ipset") if runtime else None
