@@ -46,6 +46,20 @@ Runtime and permanent
     need one either. A rule counts as present only when both configurations have it; an
     owned entry that only one of them has is drift that the plan removes or completes.
 
+Many runtime edits
+    firewalld applies a runtime zone or policy edit item by item, one nftables transaction
+    per service or rich rule: removing 256 rules spent 12 of its 14 s there. With more than
+    ``BULK_RUNTIME`` runtime entries to change, the runtime edits become one step that the
+    helper runs as a single reload, which rebuilds the runtime from the permanent
+    configuration the earlier steps have just written, when the runtime and the permanent
+    configuration differ in nothing but owned entries (zones, policies, ipsets, direct rules
+    and the names of the services are compared, without the owned entries); then nothing of
+    anyone else is dropped or loaded, and no warning is given. When another tool has a
+    runtime-only change, or a permanent change not loaded yet, the helper edits the runtime
+    item by item as before. The actions list the runtime edits either way. The check runs
+    just before the first step; a change another tool makes in the fraction of a second
+    between the check and the reload is not covered.
+
 Failure, clean-up and persistence
     A failed step stops the helper; the engine then restores the snapshot through a new
     plan. (Service files written for a run that then failed before its reload are unknown
