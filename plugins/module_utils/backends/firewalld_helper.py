@@ -21,6 +21,7 @@ exits 1. It imports nothing from the collection: it runs outside Ansible.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -111,6 +112,7 @@ class Online:
 
         path = "%s/%s.xml" % (config.ETC_FIREWALLD_SERVICES, name)
         os.rename(path, path + ".old")
+        return path
 
     def loaded(self, layer, prefix, policy):
         """What a reload resets in one configuration, without the owned entries: zones, policies,
@@ -291,6 +293,7 @@ def write(request):
     bulk = [step for step in request["steps"] if "otherwise" in step]
     others = fw.reload_drops(bulk[0]["owner"], bulk[0]["owner"]) if bulk else []
     permanent = Offline() if fw.running and request.get("files") else fw
+    unlinked = []
     for index, step in enumerate(request["steps"]):
         where = fw if step.get("layer") == "runtime" else permanent
         try:
@@ -299,7 +302,7 @@ def write(request):
             elif step["do"] == "edit":
                 edit(where, step["layer"], step["kind"], step["name"], step)
             elif step["do"] == "delete" and bulk and not others and step["kind"] == "service":
-                fw.unlink(step["kind"], step["name"])
+                unlinked.append(fw.unlink(step["kind"], step["name"]))
             elif step["do"] == "delete":
                 where.delete(step["kind"], step["name"])
             elif others and "otherwise" in step:
@@ -309,8 +312,17 @@ def write(request):
                 fw.reload()
         except Exception as error:
             error.step = index
+            put_back(unlinked)
             raise
     return {"done": len(request["steps"]), "reload_blocked_by": others}
+
+
+def put_back(paths):
+    """Undo ``unlink`` after a failed step: until a reload succeeds the daemon still knows these
+    services, and the engine's restore may refer to them again."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.rename(path + ".old", path)
 
 
 def state(request):

@@ -907,13 +907,36 @@ def test_write_edits_the_runtime_item_by_item_when_a_reload_would_drop_something
     ]
 
 
-def test_unlink_renames_the_service_file_as_firewalld_does(monkeypatch, tmp_path):
+def fake_firewall_config(monkeypatch, folder):
     import sys
     import types
 
-    config = types.SimpleNamespace(ETC_FIREWALLD_SERVICES=str(tmp_path))
+    config = types.SimpleNamespace(ETC_FIREWALLD_SERVICES=str(folder))
     monkeypatch.setitem(sys.modules, "firewall", types.SimpleNamespace(config=config))
     monkeypatch.setitem(sys.modules, "firewall.config", config)
-    (tmp_path / "biostar-hardening-tcp1470.xml").write_text("<service/>")
+    (folder / "biostar-hardening-tcp1470.xml").write_text("<service/>")
+
+
+def test_unlink_renames_the_service_file_as_firewalld_does(monkeypatch, tmp_path):
+    fake_firewall_config(monkeypatch, tmp_path)
     firewalld_helper.Online.unlink(None, "service", "biostar-hardening-tcp1470")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["biostar-hardening-tcp1470.xml.old"]
+
+
+def test_a_failed_reload_puts_the_unlinked_service_files_back(monkeypatch, tmp_path, capsys):
+    fake_firewall_config(monkeypatch, tmp_path)
+
+    class FailingReload(Recorder):
+        def unlink(self, kind, name):
+            return firewalld_helper.Online.unlink(None, kind, name)
+
+        def reload(self):
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["biostar-hardening-tcp1470.xml.old"]
+            raise ValueError("COMMAND_FAILED: broken foreign zone file")
+
+    monkeypatch.setattr(firewalld_helper, "connect", lambda offline: FailingReload([]))
+    with pytest.raises(SystemExit):
+        firewalld_helper.main(json.dumps(bulk_request()))
+    out, _err = capsys.readouterr()
+    assert json.loads(out) == {"error": "COMMAND_FAILED: broken foreign zone file", "step": 3}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["biostar-hardening-tcp1470.xml"]
