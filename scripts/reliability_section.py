@@ -53,9 +53,9 @@ PARTS: Dict[str, Dict[str, str]] = {
         "how": "Each fault is forced on a real firewall: the apply command fails, the second address"
         " family fails after the first, the saved-rules file system is full or read-only, the module"
         " is killed before or after the apply. After each one, the previous rules are in place"
-        " (packets from a peer and a ruleset comparison say so), your own rules are unchanged, the"
-        " error names the step (`step` in the result) and carries the firewall's own message, and"
-        " the next run converges cleanly.",
+        " (packets from a peer and a ruleset comparison say so), your own rules are unchanged, and"
+        " the next run converges cleanly. A failed command's error names the step (`step` in the"
+        " result) and carries the firewall's own message.",
     },
     "concurrency": {
         "promise": "Two runs on the same host at the same time do not mix.",
@@ -170,7 +170,7 @@ def render(summary: Optional[Dict[str, Any]] = None) -> str:
     passed = sum(row["passed"] for part in parts for row in part["rows"])
     lines = [
         "What you can rely on when a run goes wrong. `make reliability` (part of `make test`) checks"
-        " every statement below against real firewalls in containers, with real commands and real"
+        " each promise below against real firewalls in containers, with real commands and real"
         " packets, no mocks. The figures are from the last full run: %d of %d checks passed. The"
         " whole table, with times and the firewalls' messages, is in `tests/output/reliability.md`"
         " after a run; this section is generated from `tests/reliability/summary.json`." % (passed, total),
