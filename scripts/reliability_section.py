@@ -31,6 +31,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUMMARY = os.path.join(REPO, "tests", "reliability", "summary.json")
 RUN_JSON = os.path.join(REPO, "tests", "output", "reliability.json")
 REGENERATE = "make reliability-docs"
+# The bad-input table: its known_unclear cases are named under "Not promised".
+BAD_INPUTS = os.path.join(REPO, "tests", "reliability", "bad_inputs.yml")
 
 # A figure the README may quote: a count, the same on every passing run.
 COUNT = re.compile(r"^\d+ of \d+\b")
@@ -162,6 +164,19 @@ def words(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else "%s and %s" % (", ".join(items[:-1]), items[-1])
 
 
+def known_unclear(path: Optional[str] = None) -> List[str]:
+    """The bad inputs refused in ansible-core's words, as `name` value (where)."""
+    import yaml
+
+    with open(path or BAD_INPUTS, encoding="utf-8") as handle:
+        cases = yaml.safe_load(handle)["cases"]
+    return [
+        "`%s` %s (%s)" % (case["expect"]["names"], case["expect"]["value"], case["where"])
+        for case in cases
+        if case.get("known_unclear")
+    ]
+
+
 def render(summary: Optional[Dict[str, Any]] = None) -> str:
     """The README section body from the committed summary."""
     summary = summary if summary is not None else load(SUMMARY)
@@ -191,6 +206,12 @@ def render(summary: Optional[Dict[str, Any]] = None) -> str:
         lines += ["", "</details>", ""]
     lines += ["**Not promised.**", ""]
     lines += ["- %s" % text for text in NOT_PROMISED]
+    unclear = known_unclear()
+    if unclear:
+        lines.append(
+            "- Refused before the host is touched, but in ansible-core's own words, which do not list the"
+            " valid values: %s." % "; ".join(unclear)
+        )
     present = {part["part"]: part["rows"] for part in parts}
     missing = [NOT_YET[name] for name in NOT_YET if name not in present]
     if missing:

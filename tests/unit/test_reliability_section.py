@@ -125,3 +125,19 @@ def test_the_readme_section_comes_from_the_committed_summary():
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as handle:
         readme = handle.read()
     assert reliability_section.render() in readme
+
+
+def test_bad_inputs_still_in_ansible_cores_words_are_named(tmp_path, monkeypatch):
+    table = tmp_path / "bad_inputs.yml"
+    table.write_text(
+        "cases:\n"
+        "  - {id: a, where: role, args: {}, expect: {names: biostar_host_role, value: missing, valid: server},"
+        " known_unclear: core words}\n"
+        "  - {id: b, where: lookup, args: {}, expect: {names: mode, value: x, valid: server}}\n"
+    )
+    monkeypatch.setattr(reliability_section, "BAD_INPUTS", str(table))
+    assert reliability_section.known_unclear(str(table)) == ["`biostar_host_role` missing (role)"]
+    text = reliability_section.render(reliability_section.summarise(RUN))
+    assert "do not list the valid values: `biostar_host_role` missing (role)." in text
+    table.write_text(table.read_text().replace(" known_unclear: core words", ""))
+    assert "ansible-core's own words" not in reliability_section.render(reliability_section.summarise(RUN))
