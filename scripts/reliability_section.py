@@ -160,6 +160,10 @@ def backends_in(rows: Sequence[Dict[str, Any]]) -> List[str]:
     return [name for name in BACKENDS if re.search(r"\b%s\b" % name, text)]
 
 
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def words(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else "%s and %s" % (", ".join(items[:-1]), items[-1])
 
@@ -200,9 +204,9 @@ def render(summary: Optional[Dict[str, Any]] = None) -> str:
         found = backends_in(rows)
         where = " on %s" % words(found) if found else ""
         lines.append("- Checked%s: %d of %d checks passed." % (where, ok, len(rows)))
-        lines += ["- %s: %s." % (row["what"], row["figure"]) for row in rows if row["figure"]]
+        lines += ["- %s: %s." % (sentence(row["what"]), row["figure"]) for row in rows if row["figure"]]
         lines += ["", "<details><summary>Every check of this part</summary>", ""]
-        lines += ["- %s %s" % ("passed:" if row["passed"] else "FAILED:", row["what"]) for row in rows]
+        lines += ["- %s %s" % ("Passed:" if row["passed"] else "FAILED:", row["what"]) for row in rows]
         lines += ["", "</details>", ""]
     lines += ["**Not promised.**", ""]
     lines += ["- %s" % text for text in NOT_PROMISED]

@@ -62,8 +62,8 @@ def test_the_summary_does_not_depend_on_row_order():
 def test_a_new_part_is_rendered_under_its_own_name_with_its_rows():
     text = reliability_section.render(reliability_section.summarise(RUN))
     assert "**Ssh keys.**" in text
-    assert "- passed: sshd keeps its host keys, ufw" in text
-    assert "- sshd keeps its host keys, ufw: 3 of 3 restarts." in text
+    assert "- Passed: sshd keeps its host keys, ufw" in text
+    assert "- Sshd keeps its host keys, ufw: 3 of 3 restarts." in text
 
 
 def test_the_section_states_each_promise_with_its_figure_and_what_is_not_promised():
@@ -71,7 +71,7 @@ def test_the_section_states_each_promise_with_its_figure_and_what_is_not_promise
     assert "6 of 6 checks passed" in text
     assert "**A firewall command that fails halfway leaves your previous rules in place.**" in text
     assert "- Checked on nftables and iptables: 3 of 3 checks passed." in text
-    assert "- every fault on every backend survived: 15 of 15 faults survived." in text
+    assert "- Every fault on every backend survived: 15 of 15 faults survived." in text
     assert "IPv4 and IPv6 transactions (iptables, ufw) leaves the two families different" in text
     # Parts the issue asks for that this run did not have are said to be missing.
     assert "Not checked by the suite yet: repair of rules changed by hand; the management connection" in text
