@@ -161,7 +161,9 @@ def backends_in(rows: Sequence[Dict[str, Any]]) -> List[str]:
 
 
 def sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
+    """Capitalised, unless it starts with a name such as firewall_ports."""
+    first = text.split(" ", 1)[0]
+    return text if "_" in first else text[:1].upper() + text[1:]
 
 
 def words(items: Sequence[str]) -> str:
