@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_FORCE_COLOR := 0
 KEEP ?= 0
 
-.PHONY: help venv system-deps images lint sanity units molecule report-test reliability test demo bench docs build changelog clean packaging galaxy compat ee ee-test
+.PHONY: help venv system-deps images lint sanity units molecule report-test reliability reliability-docs test demo bench docs build changelog clean packaging galaxy compat ee ee-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,8 +52,13 @@ report-test: venv images ## the fleet report of a real demo run, checked in head
 	BIOSTAR_DEMO_RESULTS=$(CURDIR)/tests/output/demo KEEP=0 bash scripts/demo.sh
 	BIOSTAR_DEMO_RESULTS=$(CURDIR)/tests/output/demo $(BIN)/pytest tests/report
 
-reliability: venv images ## bad input, concurrent runs and drift on real containers (tests/output/reliability.md)
+reliability: venv images ## bad input, faults, concurrent runs, drift on real containers; README section current?
 	$(BIN)/python tests/reliability/run.py
+	$(BIN)/python scripts/reliability_section.py --check
+
+reliability-docs: venv ## after make reliability: its rows into tests/reliability/summary.json and the README
+	$(BIN)/python scripts/reliability_section.py --update
+	$(BIN)/python scripts/readme_sections.py
 
 packaging: venv ## build the tarball, install it offline, use it from the installed copy
 	$(BIN)/pytest tests/packaging

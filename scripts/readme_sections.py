@@ -155,6 +155,11 @@ def port_matrix_section() -> str:
 
 SECTIONS: Dict[str, Callable[[], str]] = {"PORT MATRIX": port_matrix_section}
 
+# "What happens when things go wrong", from the committed reliability summary.
+from reliability_section import render as reliability_section  # noqa: E402
+
+SECTIONS["RELIABILITY"] = reliability_section
+
 try:  # The role's variables table, rendered from meta/argument_specs.yml when the role exists.
     from role_vars_table import render as role_vars_section  # type: ignore[import-not-found]
 

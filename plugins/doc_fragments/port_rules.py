@@ -15,14 +15,19 @@ options:
         unchanged.
       - Owned rules on the host that are not in this list are removed. Rules that the owner
         did not create are never changed.
+      - Each rule is a dict with the keys below. O(rules[].protocol) and O(rules[].port) are
+        required; a key set to V(null) counts as not given.
       - Each rule is validated before anything on the host is touched. An invalid rule fails
         the task with a message that names the rule (for example C(rules[2].port)), the bad
-        value and the valid values.
+        value and the valid values. That includes a rule that is not a dict (such as V(8080))
+        and an unknown key.
+      - The elements are declared V(raw) so that the module, not ansible-core, checks each rule
+        and can name it in its message; only dicts are accepted.
       - Rules that differ only in O(rules[].purpose), O(rules[].provenance) or
         O(rules[].reference) are the same rule.
       - Ignored when O(state=absent).
     type: list
-    elements: dict
+    elements: raw
     default: []
     suboptions:
       protocol:
@@ -46,6 +51,7 @@ options:
             rules, the destinations of outbound rules).
           - The peers decide the address family. An empty list means any address of both
             IPv4 and IPv6.
+          - A single string is split at commas, as for any Ansible list option.
           - A network with host bits set (V(10.0.0.1/24)) is refused, not widened.
         type: list
         elements: str

@@ -34,10 +34,13 @@ ZONE_VALID = "1-17 letters, digits, '_' or '-' (a firewalld zone name)"
 # Longer bad values are shown cut, with their length, so the message stays readable.
 SHOWN_MAX = 80
 
-# The Ansible option spec of one rule dict, shared by both modules and the lookup's
-# extra rules. Required fields and choices are checked by rules_from_dicts, whose
-# messages name the rule (rules[2].port), so the spec only gives types and defaults.
-# provenance and reference are accepted so the lookup's output feeds the modules unchanged.
+# The keys of one rule dict, shared by both modules and the lookup's extra rules. The
+# modules declare ``rules`` as a list of raw elements and give this as its documented
+# suboptions: ansible-core checks the suboptions of dict elements only, and its message
+# for an element that is not a dict names neither the rule nor the valid keys.
+# rules_from_dicts checks every element, its keys and its values, and names the rule
+# (rules[2].port). provenance and reference are accepted so the lookup's output feeds
+# the modules unchanged.
 RULE_OPTIONS: Dict[str, Dict[str, Any]] = {
     "protocol": {"type": "str"},
     "port": {"type": "raw"},
@@ -189,10 +192,25 @@ class Rule:
         return result
 
 
+def rule_shape(keys: Sequence[str] = tuple(RULE_OPTIONS)) -> str:
+    """What one rule must be, in the words every message about a rule's shape uses."""
+    return "a dict with the keys %s (protocol and port are required)" % ", ".join(keys)
+
+
+def check_rule_keys(data: Any, where: str, keys: Sequence[str] = tuple(RULE_OPTIONS)) -> Mapping[str, Any]:
+    """Refuse an element that is not a dict, or a dict with a key that is not in ``keys``."""
+    if not isinstance(data, Mapping):
+        raise invalid(where, data, rule_shape(keys))
+    unknown = sorted(str(key) for key in data if key not in keys)
+    if unknown:
+        raise invalid("%s key" % where, unknown[0], ", ".join(keys))
+    return data
+
+
 def rule_from_dict(data: Mapping[str, Any], where: str = "rules[0]") -> Rule:
     """Validate one rule dict (the shape the port_matrix lookup returns)."""
     if not isinstance(data, Mapping):
-        raise invalid(where, data, "a dict with protocol, port, direction and peers")
+        raise invalid(where, data, rule_shape())
     protocol = str(data.get("protocol", "")).lower()
     if protocol not in PROTOCOLS:
         raise invalid("%s.protocol" % where, data.get("protocol"), ", ".join(PROTOCOLS))
@@ -208,15 +226,33 @@ def rule_from_dict(data: Mapping[str, Any], where: str = "rules[0]") -> Rule:
     return Rule(protocol, low, high, direction, peers, str(data.get("purpose") or ""))
 
 
-def rules_from_dicts(items: Iterable[Mapping[str, Any]], argument: str = "rules") -> List[Rule]:
-    """Validate a list of rule dicts; duplicates collapse into one rule."""
+def module_rule(item: Any, where: str) -> Dict[str, Any]:
+    """One element of a module's ``rules`` option, checked as its suboptions would be.
+
+    Its keys must be RULE_OPTIONS; a key set to None counts as unset (its default
+    applies); ``peers`` given as one string is split at commas, as Ansible's own list
+    options do.
+    """
+    data = {key: value for key, value in check_rule_keys(item, where).items() if value is not None}
+    if isinstance(data.get("peers"), str):
+        data["peers"] = [part.strip() for part in data["peers"].split(",") if part.strip()]
+    return data
+
+
+def rules_from_dicts(items: Iterable[Any], argument: str = "rules") -> List[Rule]:
+    """Validate a module's list of rule dicts; duplicates collapse into one rule.
+
+    Every element is checked here, not by ansible-core (the option's elements are raw),
+    so any message names the element (``rules[3]``), the bad value and the valid values.
+    """
     if items is None:
         return []
-    if isinstance(items, (str, Mapping)):
-        raise invalid(argument, items, "a list of rule dicts")
+    if isinstance(items, (str, Mapping)) or not isinstance(items, Iterable):
+        raise invalid(argument, items, "a list of rules, each %s" % rule_shape())
     seen = {}
     for index, item in enumerate(items):
-        rule = rule_from_dict(item, "%s[%d]" % (argument, index))
+        where = "%s[%d]" % (argument, index)
+        rule = rule_from_dict(module_rule(item, where), where)
         seen.setdefault(rule, rule)
     return sort_rules(seen.values())
 

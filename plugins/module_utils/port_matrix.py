@@ -26,6 +26,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules impo
     PORT_MIN,
     RULE_OPTIONS,
     RuleError,
+    check_rule_keys,
     invalid,
     parse_peers,
     rule_from_dict,
@@ -616,10 +617,7 @@ EXTRA_RULE_KEYS = tuple(name for name in RULE_OPTIONS if name != "provenance")
 
 def _extra_rule(item: Any, index: int, peers: Tuple[str, ...]) -> Dict[str, Any]:
     where = "extra_rules[%d]" % index
-    if isinstance(item, Mapping):
-        unknown = sorted(set(item) - set(EXTRA_RULE_KEYS))
-        if unknown:
-            raise invalid("%s key" % where, unknown[0], ", ".join(EXTRA_RULE_KEYS))
+    check_rule_keys(item, where, EXTRA_RULE_KEYS)
     rule = rule_from_dict(item, where)
     return _rule(
         rule.protocol,

@@ -67,7 +67,8 @@ _PROTOCOL = {"tcp": "TCP", "udp": "UDP"}
 # What a task may pass. The .ps1 spec has the same options plus the internal ``desired``
 # (tests/unit compares the three: this, the .ps1 spec and the documentation).
 ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
-    "rules": {"type": "list", "elements": "dict", "default": [], "options": RULE_OPTIONS},
+    # Raw elements, as in firewall_ports: prepare() checks each one (owned_rules.rules_from_dicts).
+    "rules": {"type": "list", "elements": "raw", "default": [], "options": RULE_OPTIONS},
     "state": {"type": "str", "default": "present", "choices": list(STATES)},
     "group": {"type": "str", "default": DEFAULT_GROUP},
     "profiles": {"type": "list", "elements": "str", "default": list(PROFILES), "choices": list(PROFILES)},

@@ -294,7 +294,9 @@ from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules impo
 )
 
 ARGUMENT_SPEC = dict(
-    rules=dict(type="list", elements="dict", default=[], options=RULE_OPTIONS),
+    # Raw elements: rules_from_dicts checks each one (a dict, its keys, its values) and
+    # names it in any message; RULE_OPTIONS documents the keys (see owned_rules).
+    rules=dict(type="list", elements="raw", default=[], options=RULE_OPTIONS),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     backend=dict(type="str", choices=["auto", *BACKENDS], default="auto"),
     owner=dict(type="str", default="biostar-hardening"),
@@ -339,8 +341,7 @@ def desired_target(params: Dict[str, Any], session: Optional[Session]) -> Target
         validate_zone(params["zone"])
     if params["state"] == "absent":
         return Target((), False, None)
-    items = [{k: v for k, v in (item or {}).items() if v is not None} for item in params["rules"] or []]
-    rules = tuple(rules_from_dicts(items, "rules"))
+    rules = tuple(rules_from_dicts(params["rules"], "rules"))
     ports = management_ports(params["management_ports"], session) if params["baseline"] else None
     return Target(rules, True, None if ports is None else tuple(ports))
 

@@ -14,10 +14,10 @@ $spec = @{
     options = @{
         rules = @{
             type = 'list'
-            elements = 'dict'
+            elements = 'raw'
             default = @()
-            # Required fields and choices are checked on the controller by
-            # owned_rules.rules_from_dicts; these mirror the port_rules doc fragment.
+            # Never sent here ('desired' carries the rules): each element is checked on the
+            # controller by owned_rules.rules_from_dicts; these mirror the port_rules doc fragment.
             options = @{
                 protocol = @{ type = 'str' }
                 port = @{ type = 'raw' }

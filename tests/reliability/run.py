@@ -32,6 +32,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 IMAGE = "localhost/biostar-hardening-base:latest"
 PREFIX = "biostar-rel-"
 OUTPUT = os.path.join(REPO, "tests", "output", "reliability.md")
+# The same rows as data, for scripts/reliability_section.py (the README section).
+OUTPUT_JSON = os.path.join(REPO, "tests", "output", "reliability.json")
 BACKENDS = ("nftables", "iptables")
 # Jumps into the owned input chain on a converged host: one from the inet table's input
 # chain (nftables), one from INPUT in each of IPv4 and IPv6 (iptables).
@@ -126,6 +128,8 @@ class Suite:
     containers: List[str] = field(default_factory=list)
     timings: Dict[str, float] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
+    parts: List[str] = field(default_factory=list)  # the parts this run was asked for
+    complete: bool = False  # True when those are all the parts (the --parts default)
 
     # --- ansible ------------------------------------------------------------------------
     def env(self, collection_root: Optional[str] = None) -> Dict[str, str]:
@@ -428,7 +432,7 @@ def part_bad_input(suite: Suite, hosts: Dict[str, str]) -> None:
             "bad input",
             "%s cases refused before the host changed, message names option, value, valid values" % where,
             good + excused == count,
-            "%d of %d%s" % (good, count, " (+%d known, see below)" % excused if excused else ""),
+            "%d of %d%s" % (good, count, " (+%d in ansible-core's words, known)" % excused if excused else ""),
         )
     suite.row(
         "bad input",
@@ -650,7 +654,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parts = options.parts.split(",")
     began = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="biostar-rel-")
-    suite = Suite(workdir, keep=options.keep)
+    suite = Suite(workdir, keep=options.keep, parts=parts)
+    # What the README section may be generated from: every part, and no extra comparison rows.
+    suite.complete = set(parts) >= set(parser.get_default("parts").split(",")) and not options.without_lock_from
     try:
         hosts = {backend: suite.start(backend[:3]) for backend in BACKENDS}
         for backend, container in hosts.items():
@@ -833,6 +839,16 @@ def report(suite: Suite) -> None:
     os.makedirs(os.path.dirname(OUTPUT), exist_ok=True)
     with open(OUTPUT, "w", encoding="utf-8") as handle:
         handle.write(text)
+    data = {
+        "parts": suite.parts,
+        "complete": suite.complete,
+        "rows": [{"part": r.part, "what": r.what, "passed": r.passed, "figure": r.figure} for r in suite.rows],
+        "timings": {k: round(v, 1) for k, v in suite.timings.items()},
+        "notes": suite.notes,
+    }
+    with open(OUTPUT_JSON, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1)
+        handle.write("\n")
     print()
     print(text)
 

@@ -131,10 +131,22 @@ def test_bad_rule_fails_before_the_host_is_touched():
     assert plugin._execute_module.calls == []
 
 
+def test_a_rule_that_is_not_a_dict_fails_naming_it_and_the_valid_keys():
+    plugin = action({"rules": [SERVER_MODE[0], 8080]})
+    with pytest.raises(AnsibleActionFail) as caught:
+        plugin.run(task_vars={})
+    assert str(caught.value) == (
+        "rules[1]: invalid value 8080; valid values: a dict with the keys protocol, port, direction, peers, purpose,"
+        " provenance, reference (protocol and port are required)"
+    )
+    assert plugin._execute_module.calls == []
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         ({"rules": [], "backend": "nftables"}, "backend"),
+        ({"rules": [{"protocol": "tcp", "port": 1, "colour": "red"}]}, r"rules\[0\] key: invalid value 'colour'"),
         ({"rules": [], "profiles": ["Office"]}, "Office"),
         ({"rules": [], "desired": []}, "desired: set by the action plugin"),
         ({"rules": [], "group": "bio*"}, r"group: invalid value 'bio\*'"),

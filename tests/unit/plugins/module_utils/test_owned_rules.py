@@ -4,6 +4,7 @@ import pytest
 
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
     OWNER_VALID,
+    RULE_OPTIONS,
     Rule,
     RuleError,
     diff,
@@ -82,6 +83,47 @@ def test_rules_from_dicts_collapses_duplicates_and_sorts():
 def test_rules_from_dicts_reports_the_index():
     with pytest.raises(RuleError, match=r"^rules\[1\]\.port"):
         rules_from_dicts([{"protocol": "tcp", "port": 1}, {"protocol": "tcp", "port": 70000}])
+
+
+# The modules declare rules as raw elements, so every check of an element is here.
+KEYS = "protocol, port, direction, peers, purpose, provenance, reference"
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        ([8080], "rules[0]: invalid value 8080; valid values: a dict with the keys %s" % KEYS),
+        ([{"protocol": "tcp", "port": 1}, "tcp/80"], "rules[1]: invalid value 'tcp/80'; valid values: a dict"),
+        ([None], "rules[0]: invalid value None; valid values: a dict with the keys"),
+        ([[{"protocol": "tcp", "port": 1}]], "rules[0]: invalid value [{'protocol': 'tcp', 'port': 1}]"),
+        ([True], "rules[0]: invalid value True"),
+        (
+            [{"protocol": "tcp", "port": 80, "source": "10.0.0.0/8"}],
+            "rules[0] key: invalid value 'source'; valid values: %s" % KEYS,
+        ),
+        ({"protocol": "tcp", "port": 80}, "rules: invalid value {'protocol': 'tcp', 'port': 80}; valid values: a list"),
+        ("tcp/80", "rules: invalid value 'tcp/80'; valid values: a list of rules, each a dict"),
+        (8080, "rules: invalid value 8080; valid values: a list"),
+    ],
+)
+def test_rules_from_dicts_refuses_what_is_not_a_rule_dict(items, message):
+    with pytest.raises(RuleError) as caught:
+        rules_from_dicts(items)
+    assert str(caught.value).startswith(message)
+
+
+def test_the_keys_in_messages_are_the_rule_options():
+    assert list(RULE_OPTIONS) == KEYS.split(", ")
+
+
+def test_module_rules_treat_none_as_unset_and_split_a_peers_string():
+    rules = rules_from_dicts(
+        [
+            {"protocol": "tcp", "port": 1480, "direction": None, "peers": None, "purpose": None},
+            {"protocol": "udp", "port": 51110, "peers": "10.0.0.0/8, 2001:db8::/32"},
+        ]
+    )
+    assert rules == [rule(1480), rule(51110, "udp", peers=("10.0.0.0/8", "2001:db8::/32"))]
 
 
 def test_diff_adds_removes_and_keeps():

@@ -181,6 +181,11 @@ def assert_error(message_parts, **kwargs):
         ({"extra_rules": [{"protocol": "tcp", "port": 1, "prot": 2}]}, ["extra_rules[0] key", "prot", "protocol"]),
         ({"extra_rules": [{}, "tcp/1"]}, ["extra_rules[0].protocol"]),
         ({"extra_rules": ["tcp/1"]}, ["extra_rules[0]", "a dict"]),
+        # Without provenance: the matrix sets it itself.
+        (
+            {"extra_rules": [8080]},
+            ["extra_rules[0]", "8080", "keys protocol, port, direction, peers, purpose, reference"],
+        ),
         ({"extra_rules": {"protocol": "tcp"}}, ["extra_rules", "a list"]),
     ],
 )

@@ -141,12 +141,39 @@ def test_bad_rules_fail_before_any_command(host, rule, message):
     assert host.runner.calls == []
 
 
-def test_unknown_rule_keys_are_refused_by_the_argument_spec(host):
+def test_unknown_rule_keys_are_refused_with_the_valid_keys(host):
     host.runner = nft_host("nft_host_drop.json")
     result = run({"rules": [{"protocol": "tcp", "port": 1, "colour": "red"}]})
     assert result.failed
-    assert "colour" in result.result["msg"]
+    assert result.result["msg"] == (
+        "rules[0] key: invalid value 'colour'; valid values: protocol, port, direction, peers, purpose, provenance,"
+        " reference"
+    )
     assert host.runner.calls == []
+
+
+@pytest.mark.parametrize(
+    ("element", "shown"),
+    [(8080, "8080"), ("tcp/8080", "'tcp/8080'"), (None, "None"), ([1480, 1470], "[1480, 1470]")],
+)
+def test_a_rule_that_is_not_a_dict_is_named_with_the_valid_keys(host, element, shown):
+    # ansible-core's own check of dict elements would say "must be a list" here, naming
+    # neither the rule nor its keys; the module checks raw elements itself.
+    host.runner = nft_host("nft_host_drop.json")
+    result = run({"rules": [SERVER[0], element]})
+    assert result.failed
+    assert result.result["msg"] == (
+        "rules[1]: invalid value %s; valid values: a dict with the keys protocol, port, direction, peers, purpose,"
+        " provenance, reference (protocol and port are required)" % shown
+    )
+    assert host.runner.calls == []
+
+
+def test_rule_keys_set_to_null_take_their_defaults(host):
+    host.runner = nft_host("nft_host_drop.json")
+    result = run({"rules": [{"protocol": "tcp", "port": 1480, "direction": None, "peers": None}]}, check=True)
+    assert not result.failed, result.result["msg"]
+    assert result.result["added"] == [{"protocol": "tcp", "port": 1480, "direction": "inbound", "peers": []}]
 
 
 def test_bad_owner_fails_before_any_command(host):
