@@ -72,7 +72,8 @@ def serve_script(port: int, user: str = "root", root_password: Optional[str] = N
     # Bounded: sshd listens within milliseconds; 10 s means it will not.
     lines += [
         "i=0; until ss -Hltn 'sport = :%d' | grep -q LISTEN; do" % port,
-        "  i=$((i + 1)); [ $i -le 50 ] || { echo 'sshd not listening on %d after 10 s' >&2; exit 1; }; sleep 0.2" % port,
+        "  i=$((i + 1)); [ $i -le 50 ] || { echo 'sshd not listening on %d after 10 s' >&2; exit 1; }" % port,
+        "  sleep 0.2",
         "done",
     ]
     return "\n".join(lines) + "\n"

@@ -112,7 +112,7 @@ def test_ssh_serve_script_listens_on_the_port_only_for_the_user():
     assert "printf 'Port 2200\\n' >/etc/ssh/sshd_config.d/site-kit.conf" in lines
     assert "Port 22\\n" not in script
     assert "id -u relop >/dev/null 2>&1 || useradd --create-home --shell /bin/sh relop" in lines
-    assert "chown -R relop: \"$home/.ssh\"" in lines
+    assert 'chown -R relop: "$home/.ssh"' in lines
     # The password is quoted for the shell, quote included.
     assert "echo 'root:pw it'\"'\"'s' | chpasswd" in lines
     assert "/usr/sbin/sshd" in lines and "systemctl restart ssh" not in lines
@@ -123,7 +123,8 @@ def test_ssh_serve_script_listens_on_the_port_only_for_the_user():
 
 def test_ssh_key_host_vars_and_new_connection(tmp_path):
     key = ssh.make_key(str(tmp_path))
-    assert os.path.exists(key) and open(key + ".pub").read().startswith("ssh-ed25519 ")
+    with open(key + ".pub", encoding="utf-8") as handle:
+        assert handle.read().startswith("ssh-ed25519 ")
     before = os.stat(key).st_mtime_ns
     assert ssh.make_key(str(tmp_path)) == key and os.stat(key).st_mtime_ns == before  # made once
     hv = ssh.host_vars("10.88.0.5", 2200, "relop", key, "/k")
