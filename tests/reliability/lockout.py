@@ -326,6 +326,13 @@ class Site:
             name = PREFIX + backend[:3]
             if backend == "firewalld":
                 c = podman.start(name, image=FIREWALLD_IMAGE, command=(), systemd="always", extra=())
+                # firewalld starts at boot and would refuse the first login on 2200: stop it
+                # (bounded wait for it first); the seed starts it over the session.
+                c.sh(
+                    "i=0; until firewall-cmd --state >/dev/null 2>&1; do i=$((i + 1)); [ $i -le 30 ] || exit 1;"
+                    " sleep 1; done; systemctl stop firewalld",
+                    timeout=60,
+                )
             else:
                 c = podman.start(name)
             self.hosts[backend] = c
@@ -345,7 +352,8 @@ class Site:
                 ansible_become_password=ROOT_PASSWORD,
                 lko_backend=backend,
                 lko_steps=steps(backend),
-                lko_seed=firewall.seed_script(backend),
+                lko_seed=("systemctl start firewalld\n" if backend == "firewalld" else "")
+                + firewall.seed_script(backend),
                 lko_listing=LISTING[backend],
                 lko_policy_accept=POLICY_ACCEPT.get(backend, "true"),
                 lko_cut=CUT.get(backend, "true"),
