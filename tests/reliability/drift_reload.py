@@ -54,6 +54,20 @@ RELOAD = {
     "ufw": "ufw reload",
     "firewalld": "firewall-cmd --reload",
 }
+# A rule added by hand to the running firewall only (not in its config): the reload must
+# drop it, which proves the reload really happened. (check prints how many are left.)
+MARK = {
+    "nftables": 'nft add rule inet filter input tcp dport 2999 accept comment "rld-transient"',
+    "iptables": "iptables -A INPUT -p tcp --dport 2999 -m comment --comment rld-transient -j ACCEPT",
+    "ufw": "iptables -A ufw-user-input -p tcp --dport 2999 -m comment --comment rld-transient -j ACCEPT",
+    "firewalld": "firewall-cmd --add-port=2999/tcp >/dev/null",
+}
+MARK_CHECK = {
+    "nftables": "nft list ruleset | grep -c rld-transient || true",
+    "iptables": "iptables-save | grep -c rld-transient || true",
+    "ufw": "iptables-save | grep -c rld-transient || true",
+    "firewalld": "firewall-cmd --list-ports | grep -c 2999/tcp || true",
+}
 # The running firewall as its own tools print it (no counters, no dates).
 LISTING = {
     "nftables": "nft list ruleset",
@@ -164,8 +178,12 @@ def check(site: Site, persist: bool) -> Dict[str, Tuple[bool, str, str]]:
         said = " ".join(result.get("warnings") or [])
         if not persist and backend in ALWAYS_PERSISTED and "persist=false has no effect" not in said:
             unwarned.add(backend)
+    marked = {}
     for backend, c in site.hosts.items():
+        c.sh(MARK[backend])
+        marked[backend] = c.sh(MARK_CHECK[backend]).stdout.strip()
         c.sh(RELOAD[backend])
+        marked[backend] += "/" + c.sh(MARK_CHECK[backend]).stdout.strip()
     reloaded = {b: site.view(b) for b in site.hosts}
     repaired = site.converge(persist)
     again = site.converge(persist)
@@ -176,6 +194,8 @@ def check(site: Site, persist: bool) -> Dict[str, Tuple[bool, str, str]]:
         owned, foreign = site.view(backend)
         result = repaired[backend]
         problems = []
+        if marked[backend] != "1/0":
+            problems.append("a rule added by hand was not dropped by the reload (before/after: %s)" % marked[backend])
         if backend in unwarned:
             problems.append("persist=false was ignored without the module's warning")
         if result.get("failed"):
