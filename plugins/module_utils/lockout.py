@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
     PORT_MAX,
@@ -41,24 +41,107 @@ class Session:
 
 
 def find_ssh_connection(proc: str = "/proc") -> Optional[str]:
-    """SSH_CONNECTION from this process or, after become dropped it, from an ancestor."""
+    """SSH_CONNECTION from this process or, after become dropped it, from an ancestor.
+
+    Reading another user's environment needs CAP_SYS_PTRACE, which root lacks in most
+    containers: after ``become`` from an unprivileged user, the ancestors that still hold
+    SSH_CONNECTION are unreadable. Then the session is found from sshd's sockets instead
+    (:func:`session_from_sockets`), in the same ``client cport server sport`` form.
+    """
     if os.environ.get("SSH_CONNECTION"):
         return os.environ["SSH_CONNECTION"]
+    ancestors = []
+    denied = False
     pid = os.getppid()
-    for _level in range(16):
+    for _level in range(32):
         if pid <= 1:
-            return None
+            break
+        ancestors.append(pid)
         try:
             with open("%s/%d/environ" % (proc, pid), "rb") as handle:
                 for item in handle.read().split(b"\0"):
                     if item.startswith(b"SSH_CONNECTION="):
                         return item.split(b"=", 1)[1].decode("ascii", "replace")
-            with open("%s/%d/stat" % (proc, pid)) as handle:
-                # The command name may hold spaces; the parent pid follows its closing paren.
-                pid = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
+        except PermissionError:
+            denied = True
+        except OSError:
             return None
-    return None
+        try:
+            pid = _parent(proc, pid)
+        except (OSError, ValueError, IndexError):
+            break
+    return session_from_sockets(proc, ancestors) if denied else None
+
+
+def _parent(proc: str, pid: int) -> int:
+    with open("%s/%d/stat" % (proc, pid)) as handle:
+        # The command name may hold spaces; the parent pid follows its closing paren.
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
+
+
+def _command(proc: str, pid: int) -> str:
+    with open("%s/%d/stat" % (proc, pid)) as handle:
+        text = handle.read()
+    return text[text.index("(") + 1 : text.rindex(")")]
+
+
+def _address(text: str) -> str:
+    """/proc/net/tcp's hex address (32-bit words in host order, little-endian here)."""
+    raw = bytes.fromhex(text)
+    address = ipaddress.ip_address(b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4)))
+    # sshd listening on :: sees IPv4 clients as ::ffff:a.b.c.d; SSH_CONNECTION shows a.b.c.d.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
+
+
+def _sockets(proc: str) -> List[Tuple[str, str, int, str, int, str]]:
+    """(state, local address, local port, remote address, remote port, inode) of every TCP socket."""
+    found = []
+    for name in ("tcp", "tcp6"):
+        try:
+            with open("%s/net/%s" % (proc, name)) as handle:
+                lines = handle.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 10:
+                continue
+            local, remote = fields[1].split(":"), fields[2].split(":")
+            found.append((fields[3], _address(local[0]), int(local[1], 16), _address(remote[0]), int(remote[1], 16),
+                          fields[9]))  # fmt: skip
+    return found
+
+
+def session_from_sockets(proc: str, ancestors: Sequence[int]) -> Optional[str]:
+    """The SSH session from sshd's sockets, when no ancestor's environment can be read.
+
+    sshd's listening daemon is an ancestor of every session, runs as root and can be read:
+    its listening sockets give sshd's ports. The established inbound connections to those
+    ports are the SSH sessions. One: it is ours. Several on one port: the port is known, the
+    client is not (``unknown``: any rule for that port then counts as carrying the session).
+    Several ports, or sshd not among the ancestors: unknown (None).
+    """
+    inodes = set()
+    for pid in ancestors:
+        try:
+            if _command(proc, pid) not in ("sshd", "sshd-session"):
+                continue
+            for fd in os.listdir("%s/%d/fd" % (proc, pid)):
+                link = os.readlink("%s/%d/fd/%s" % (proc, pid, fd))
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except (OSError, ValueError):
+            continue
+    sockets = _sockets(proc)
+    ports = {s[2] for s in sockets if s[0] == "0A" and s[5] in inodes}
+    sessions = [s for s in sockets if s[0] == "01" and s[2] in ports]
+    if len({s[2] for s in sessions}) != 1:
+        return None
+    _state, server, port, client, cport, _inode = sessions[0]
+    if len(sessions) > 1:
+        client, cport = "unknown", 0
+    return "%s %d %s %d" % (client, cport, server, port)
 
 
 def carries_session(rule: Rule, session: Session) -> bool:

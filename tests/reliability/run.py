@@ -642,7 +642,7 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
 # ---------------------------------------------------------------------------------------
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="badinput,faults,concurrency,drift,restart")
+    parser.add_argument("--parts", default="badinput,faults,concurrency,drift,restart,lockout")
     parser.add_argument("--rounds", type=int, default=2, help="concurrency rounds per size")
     parser.add_argument(
         "--without-lock-from",
@@ -671,6 +671,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ("drift", lambda: part_drift(suite, hosts)),
             ("faults", lambda: run_faults(suite)),
             ("restart", lambda: __import__("restart").run_in_suite(suite)),
+            ("lockout", lambda: __import__("lockout").suite_part(suite)),
         ):
             if name not in parts:
                 continue
@@ -804,6 +805,11 @@ def part_drift(suite: Suite, hosts: Dict[str, str]) -> None:
                 "; ".join(result.get("actions") or [])[:90] or "-",
                 "; ".join(problems),
             )
+    # The firewall reloaded from its own config (tests/reliability/drift_reload.py: its own
+    # containers, ufw and firewalld too).
+    __import__("drift_reload").part_reload(
+        (*BACKENDS, "ufw", "firewalld"), lambda *row: suite.row("drift", *row), tempfile.mkdtemp(dir=suite.workdir)
+    )
 
 
 def run_faults(suite: Suite) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 sys.path.append(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from site_kit import REPO, collection, firewall, playbook
+from site_kit import REPO, collection, firewall, playbook, ssh
 
 PLAY = """
 - hosts: all
@@ -88,3 +88,64 @@ def test_a_recorded_run_reads_back(tmp_path):
     assert run.failure_messages("localhost") == ["refused on purpose"]
     # Loop items count one each, skipped ones and loop summaries not at all.
     assert run.counts() == {"localhost": {"ansible.builtin.debug": 3, "ansible.builtin.fail": 1}}
+
+
+@pytest.mark.parametrize(
+    "port, user, message",
+    [
+        (0, "root", "port: invalid value 0; valid values: integers 1-65535"),
+        (65536, "root", "port: invalid value 65536; valid values: integers 1-65535"),
+        ("2200", "root", "port: invalid value '2200'; valid values: integers 1-65535"),
+        (2200, "Bad User", "user: invalid value 'Bad User'; valid values: a login name matching"),
+    ],
+)
+def test_ssh_refuses_a_bad_port_or_user(port, user, message):
+    with pytest.raises(ValueError) as caught:
+        ssh.serve_script(port, user)
+    assert message in str(caught.value)
+
+
+def test_ssh_serve_script_listens_on_the_port_only_for_the_user():
+    script = ssh.serve_script(2200, "relop", root_password="pw it's", systemd=False)
+    lines = script.splitlines()
+    assert lines[0] == "set -e"
+    assert "printf 'Port 2200\\n' >/etc/ssh/sshd_config.d/site-kit.conf" in lines
+    assert "Port 22\\n" not in script
+    assert "id -u relop >/dev/null 2>&1 || useradd --create-home --shell /bin/sh relop" in lines
+    assert 'chown -R relop: "$home/.ssh"' in lines
+    # The password is quoted for the shell, quote included.
+    assert "echo 'root:pw it'\"'\"'s' | chpasswd" in lines
+    assert "/usr/sbin/sshd" in lines and "systemctl restart ssh" not in lines
+    assert any("sport = :2200" in line for line in lines)
+    booted = ssh.serve_script(2200, systemd=True)
+    assert "systemctl restart ssh" in booted and "useradd" not in booted and "chpasswd" not in booted
+
+
+def test_ssh_key_host_vars_and_new_connection(tmp_path):
+    key = ssh.make_key(str(tmp_path))
+    with open(key + ".pub", encoding="utf-8") as handle:
+        assert handle.read().startswith("ssh-ed25519 ")
+    before = os.stat(key).st_mtime_ns
+    assert ssh.make_key(str(tmp_path)) == key and os.stat(key).st_mtime_ns == before  # made once
+    hv = ssh.host_vars("10.88.0.5", 2200, "relop", key, "/k")
+    assert hv["ansible_port"] == 2200 and hv["ansible_user"] == "relop"
+    assert hv["ansible_ssh_common_args"] == "-o StrictHostKeyChecking=yes -o UserKnownHostsFile=/k"
+    command = ssh.new_connection_command("10.88.0.5", 2200, "relop", key, "/k", timeout=3)
+    assert command[:3] == ["ssh", "-p", "2200"] and "ControlPath=none" in command and "ConnectTimeout=3" in command
+    assert command[-2] == "relop@10.88.0.5"
+    settings = ssh.ansible_settings("/tmp/cp", persist=60, alive=2)
+    assert "ControlPersist=60s" in settings["ANSIBLE_SSH_ARGS"]
+    assert settings["ANSIBLE_SSH_CONTROL_PATH_DIR"] == "/tmp/cp"
+
+
+def test_ssh_new_connection_reports_a_refused_port(tmp_path):
+    # Loopback only: a port nothing listens on refuses at once; the login says so.
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    key = ssh.make_key(str(tmp_path))
+    login = ssh.new_connection("127.0.0.1", port, "relop", key, str(tmp_path / "known"), timeout=2)
+    assert not login.ok and login.ssh_connection == ""
+    assert "refused" in login.error.lower()
