@@ -26,10 +26,13 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.firewalld import FirewalldBackend
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.firewalld_config import (
+    config_path,
     owned_layer,
     parse_service_name,
     rich_rule,
     service_name,
+    service_settings,
+    service_xml,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.engine import reconcile
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Rule, rules_from_dicts
@@ -423,6 +426,19 @@ def test_a_rule_counts_only_when_runtime_and_permanent_both_have_it():
     answer["layers"]["runtime"]["zone"]["services"].remove("biostar-hardening-tcp1471")
     snapshot = FirewalldBackend(Answers(answer), BackendOptions()).read()
     assert [r.port for r in snapshot.owned] == [1470, 1480, 51110]
+
+
+def test_read_gives_each_rule_the_purpose_its_definition_was_written_with():
+    """A restore that must define a deleted service again writes it back with the same description."""
+    answer = answer_of(load_session("firewalld", "server-again"), "read")
+    files = MemoryFiles()
+    name = "biostar-hardening-tcp1480"
+    files.write(config_path("service", name), service_xml(service_settings(OWNER, name, "BioStar <server> & co")))
+    files.write(config_path("service", "biostar-hardening-tcp1470"), "<service><description>mine</description>")
+    snapshot = FirewalldBackend(Answers(answer), BackendOptions(), files).read()
+    assert {r.port: r.purpose for r in snapshot.owned} == {1470: "", 1471: "", 1480: "BioStar <server> & co", 51110: ""}
+    changes = FirewalldBackend(Answers(), BackendOptions(), files).plan(snapshot, Target(snapshot.owned))
+    assert changes.payload is None
 
 
 def test_only_owned_names_and_the_owned_rich_rule_form_are_read_as_owned():
