@@ -27,7 +27,9 @@ Also run by ``tests/reliability/run.py --parts faults``. Real firewalls in real 
   next call finds no daemon); or kills the module before or after the helper. The host's
   administrator starts firewalld again before the judgement. Persistence: /etc/firewalld/zones
   read-only, /etc/firewalld/services a full tmpfs. firewalld's own ``*.old`` backups are left out
-  of the file comparison.
+  of the file comparison. Offline the module writes new service files itself before the helper
+  edits the zone, so a kill there leaves those owned files unused (allowed, and named in the row);
+  the zone, and what firewalld loads from it, stay the previous ones.
 
 After each fault: the previous owned ruleset is in place (packets from a peer container and
 the whole ruleset compared as text), the host's own rules and files are byte-identical, the
@@ -209,6 +211,7 @@ class Fault:
     words: str  # a regex the error (msg or stderr) must match
     committed: bool = False  # a kill after a committed command: previous or new per family
     settle: Optional[Callable[[podman.Container], None]] = None  # run before judging (firewalld restarted)
+    leftover: Tuple[str, ...] = ()  # new owned files the fault may leave unused (the next run takes them over)
 
 
 def arm_tool(tool: str, pattern: str, action: str, skip: int = 0) -> Callable[[podman.Container], None]:
@@ -285,12 +288,19 @@ def firewalld_faults(key: str) -> List[Fault]:
         Fault(key, "persistence: %s is a full tmpfs" % services, full_tmpfs(services), unmount(services),
               "execute", "No space left on device"),
     ]  # fmt: skip
-    kills = [
-        Fault(key, "module killed before the write", arm_python("kill-before"), disarm, None, KILLED),
-        Fault(key, "module killed after the write", arm_python("kill-after"), disarm, None, KILLED, committed=True),
-    ]
+    kill_after = Fault(key, "module killed after the write", arm_python("kill-after"), disarm, None, KILLED,
+                       committed=True)  # fmt: skip
     if key == "firewalld-offline":
-        return persistence + kills
+        # Offline, the module writes the new service files itself, then starts the helper for the zone:
+        # killed there, the files stay, owned and unused; the zone and what firewalld loads are the previous.
+        new_files = tuple("%s/biostar-hardening-%s%s.xml" % (services, r["protocol"], r["port"]) for r in NEW)
+        return [
+            *persistence,
+            Fault(key, "module killed after writing the new definitions, before the zone edit",
+                  arm_python("kill-before"), disarm, None, KILLED, leftover=new_files),
+            kill_after,
+        ]  # fmt: skip
+    kills = [Fault(key, "module killed before the write", arm_python("kill-before"), disarm, None, KILLED), kill_after]
     return [
         Fault(key, "firewalld refuses the first change", arm_python("refuse-first"), disarm, "execute",
               "INVALID_PORT"),
@@ -561,9 +571,14 @@ def judge_fault(
         if parts != ctx["prev"]:
             problems.append("the ruleset is not the previous one: %s" % which_state(parts, ctx["prev"], {}))
         now = files(c)
+        left = ctx["left"] = [k for k in fault.leftover if k in now and k not in ctx["files"]]
+        now = {k: v for k, v in now.items() if k not in left}
         if now != ctx["files"]:
             changed = sorted(k for k in set(now) | set(ctx["files"]) if now.get(k) != ctx["files"].get(k))
             problems.append("persisted files changed: %s" % changed)
+        if fault.leftover and not left:
+            problems.append("the fault left none of %s: it did not hit between the files and the zone" % (
+                fault.leftover,))  # fmt: skip
         ok, got = probe_state(peer, c, "prev", fault.backend)
         if not ok:
             problems.append("packets do not match the previous rules: %s" % got)
@@ -623,6 +638,8 @@ def part_faults(
                 figure = "step %s: %s" % (results[b].get("step"), words[:70])
                 if fault.step is None:
                     figure = "killed; left %s" % which_state(ctx[b].get("parts", {}), ctx[b]["prev"], parts)
+                    if ctx[b].get("left"):
+                        figure += " and %d unused new definition files" % len(ctx[b]["left"])
                 row(b, fault.name, not problems[b], figure.replace("\n", " ").replace("|", "/"),
                     "; ".join(problems[b]))  # fmt: skip
             back = site.converge({b: PREV for b in now})
