@@ -76,7 +76,7 @@ test: lint sanity units molecule reliability report-test packaging galaxy compat
 demo: venv images ## a small BioStar site in containers: server mode, then direct mode
 	KEEP=$(KEEP) bash scripts/demo.sh
 
-bench: venv images ## fleet converge timings, 4 backends, podman and SSH (hours; BENCH_* knobs: README)
+bench: venv images ## fleet converge timings, 4 backends, podman and SSH (issue 11's targets, about 45 min; BENCH_PLAN=full: hours)
 	bash benchmarks/run.sh
 
 docs: venv ## regenerate the README sections built from data

@@ -41,6 +41,21 @@ RECORDED_VARIABLES = (
 )
 
 
+# The role's action sets these as host facts (ansible_facts); a play may set them with set_fact.
+ROLE_FACTS = ("biostar_firewall_context", "biostar_firewall_rules")
+
+
+def recorded_variables(variables):
+    """RECORDED_VARIABLES of one host. The role's facts are read under ansible_facts first:
+    ansible-core 2.20+ deprecates reading facts by their injected top-level names."""
+    facts = variables.get("ansible_facts") or {}
+    found = {"ansible_facts": {name: facts[name] for name in ROLE_FACTS if name in facts}}
+    for name in RECORDED_VARIABLES:
+        if name not in found["ansible_facts"]:
+            found[name] = variables.get(name)
+    return found
+
+
 def outcome_message(summary, html_path, fail_on):
     """The result's msg and, when a kind listed in fail_on was found, the reason to fail."""
     counts = {"exposure": summary["exposures"], "failure": summary["failures"], "drift": summary["drift"]}
@@ -105,7 +120,7 @@ class ActionModule(ActionBase):
         unknown = [host for host in hosts if host not in hostvars]
         if unknown:
             raise AnsibleActionFail("hosts: unknown host %s; valid values: inventory host names" % ", ".join(unknown))
-        variables = {host: plain({name: hostvars[host].get(name) for name in RECORDED_VARIABLES}) for host in hosts}
+        variables = {host: plain(recorded_variables(hostvars[host])) for host in hosts}
         record = fleet_report.record_from_hostvars(
             "%s-%s" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), "report"),
             os.path.basename(str(task_vars.get("ansible_play_name") or "report")),

@@ -89,6 +89,8 @@ FIREWALL_MODULES = frozenset(
         "biostar.hardening.win_firewall_ports",
     )
 )
+# The role's one task: it runs one of the modules above and returns the role's facts.
+ROLE_ACTION = "biostar.hardening.biostar_firewall"
 PROBE_MODULE = "biostar.hardening.port_probe"
 FACTS = ("biostar_firewall_context", "biostar_firewall_rules")
 
@@ -141,12 +143,12 @@ class CallbackModule(CallbackBase):
         action = _task(result).resolved_action
         data = _data(result)
         host = _host(result).name
-        if action in FIREWALL_MODULES:
+        if action in FIREWALL_MODULES or (action == ROLE_ACTION and data.get("biostar_firewall_module")):
             if data.get("skipped"):
                 return
             self.record["firewall"][host] = fleet_report.firewall_entry(data, self._check_mode(result))
             self.seen = True
-        elif action == "ansible.builtin.set_fact":
+        if action in (ROLE_ACTION, "ansible.builtin.set_fact"):
             facts = data.get("ansible_facts") or {}
             if "biostar_firewall_context" in facts:
                 self.record["context"][host] = dict(facts["biostar_firewall_context"])

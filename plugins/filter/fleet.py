@@ -8,14 +8,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.biostar.hardening.plugins.module_utils import connection
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import RuleError
-
-# The inventory groups of a BioStar fleet and the host role each one gives its hosts.
-HOST_ROLE_GROUPS = (
-    ("biostar_servers", "server"),
-    ("biostar_clients", "client"),
-    ("biostar_databases", "database"),
-    ("biostar_communication_servers", "communication_server"),
-)
+from ansible_collections.biostar.hardening.plugins.module_utils.role_plan import HOST_ROLE_GROUPS
 
 
 def host_roles(group_names):

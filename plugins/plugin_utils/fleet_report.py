@@ -113,10 +113,13 @@ def record_from_hostvars(
         result = variables.get("biostar_firewall_result")
         if isinstance(result, dict) and not result.get("skipped"):
             record["firewall"][host] = firewall_entry(result, check_mode)
-        context = variables.get("biostar_firewall_context")
+        # The role sets host facts; read them under ansible_facts, which ansible-core 2.20+
+        # prefers to the injected top-level names (set_fact users still have those).
+        facts = variables.get("ansible_facts") or {}
+        context = facts.get("biostar_firewall_context") or variables.get("biostar_firewall_context")
         if isinstance(context, dict):
             record["context"][host] = dict(context)
-        rules = variables.get("biostar_firewall_rules")
+        rules = facts.get("biostar_firewall_rules") or variables.get("biostar_firewall_rules")
         if isinstance(rules, list):
             record["matrix_rules"][host] = list(rules)
         verify = variables.get("biostar_verify_results")

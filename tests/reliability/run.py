@@ -638,7 +638,7 @@ def part_concurrency(suite: Suite, hosts: Dict[str, str], rounds: int, baseline_
 # ---------------------------------------------------------------------------------------
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="badinput,faults,concurrency,drift")
+    parser.add_argument("--parts", default="badinput,faults,concurrency,drift,restart")
     parser.add_argument("--rounds", type=int, default=2, help="concurrency rounds per size")
     parser.add_argument(
         "--without-lock-from",
@@ -664,6 +664,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ("concurrency", lambda: part_concurrency(suite, hosts, options.rounds, baseline_root(workdir, options))),
             ("drift", lambda: part_drift(suite, hosts)),
             ("faults", lambda: run_faults(suite)),
+            ("restart", lambda: __import__("restart").run_in_suite(suite)),
         ):
             if name not in parts:
                 continue

@@ -8,6 +8,9 @@ It writes, when the play ends, one JSON object to the file named by $SITE_KIT_RE
   status ok/failed/skipped/unreachable, the result; a loop's items in its ``results``);
 - ``counts``: module invocations per host and action as written in the task, loop items
   one each (a per-port loop of five items is five module runs on the host);
+- the role's one task (the action biostar.hardening.biostar_firewall) is recorded and
+  counted under the firewall module it ran, which its result names
+  (``biostar_firewall_module``), so readers find that module's result by its name;
 - ``stats``: the play recap per host.
 
 It works next to any stdout callback, so a run keeps its human-readable log. Nothing is
@@ -24,6 +27,9 @@ from typing import Any, Dict
 from ansible.plugins.callback import CallbackBase
 
 from .collection import RECORD_ENV
+
+# Where the role's action names the firewall module it ran.
+MODULE_KEY = "biostar_firewall_module"
 
 
 # ansible-core 2.19 gives callbacks public .result/.host/.task; 2.16-2.18 only the private
@@ -61,7 +67,7 @@ class Recorder(CallbackBase):
             {
                 "host": _host(result).get_name(),
                 "task": task.get_name(),
-                "action": task.resolved_action or task.action,
+                "action": data.get(MODULE_KEY) or task.resolved_action or task.action,
                 "status": status,
                 "result": data,
             }
@@ -72,7 +78,7 @@ class Recorder(CallbackBase):
             return  # a loop's summary; its items were counted one by one
         if _data(result).get("skipped"):
             return
-        self.counts[_host(result).get_name()][_task(result).action] += 1
+        self.counts[_host(result).get_name()][_data(result).get(MODULE_KEY) or _task(result).action] += 1
 
     def v2_runner_on_ok(self, result: Any) -> None:
         self._record(result, "ok")

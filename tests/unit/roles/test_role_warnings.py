@@ -1,9 +1,10 @@
-"""The firewall role's one warning task says each applicable warning, and only those.
+"""The firewall role's one task says each applicable warning, and only those.
 
-The three warnings (BioStar 1 direct mode, BioStar X plaintext, baseline on Windows) are one
-looped task, so a host pays one task slot for them. One ansible-playbook run in check
-mode; every host connects locally with a Python that does not exist, so nothing runs on
-this machine (the module call after the warnings fails on every host, by design).
+The three warnings (BioStar 1 direct mode, BioStar X plaintext, baseline on Windows) come
+from the role's action on the controller, in the same task as the module call, so a host
+pays no task slot for them. One ansible-playbook run in check mode; every host connects
+locally with a Python that does not exist, so nothing runs on this machine (the module
+call after the warnings fails on every host, by design).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import json
 import pytest
 import yaml
 
-WARN_TASK = "Warn about settings that need attention (controller only)"
+from ansible_collections.biostar.hardening.plugins.module_utils import role_plan
+
+WARNINGS = (role_plan.WARN_DIRECT, role_plan.WARN_PLAINTEXT, role_plan.WARN_WINDOWS_BASELINE)
+ROLE_TASK = "Reconcile the owned BioStar rules (one module call, all rules)"
 
 HOSTS = {
     "v1_direct": ({"biostar_mode": "direct"}, ["direct mode as for temporary use only"]),
@@ -45,13 +49,20 @@ def warnings(tmp_path_factory, ansible_playbook):
         tmp, ["-i", "inventory.yml", "play.yml", "--check"], dict(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     )
     report = json.loads(completed.stdout)
-    tasks = [t for play in report["plays"] for t in play["tasks"] if t["task"]["name"].endswith(WARN_TASK)]
+    tasks = [t for play in report["plays"] for t in play["tasks"] if t["task"]["name"].endswith(ROLE_TASK)]
     assert len(tasks) == 1, completed.stdout[-3000:]
     found = {}
     for host, result in tasks[0]["hosts"].items():
-        found[host] = [item["msg"] for item in result.get("results", [])]
-        # Real warnings (ansible-core shows them as [WARNING]), not only messages.
-        assert result.get("warnings", []) == found[host], result
+        # Real warnings (ansible-core shows them as [WARNING]), from the role's own texts.
+        found[host] = [text for text in result.get("warnings", []) if text.startswith("biostar_")]
+        assert len(found[host]) == len(result.get("warnings", [])), result
+        if result.get("unreachable"):
+            # ansible-core 2.20+ reports the fake PowerShell host unreachable, so the result
+            # is lost: the action says its warnings on the display instead. The display
+            # shows each text once per run, so only their presence can be checked here.
+            shown = " ".join((completed.stdout + completed.stderr).split())
+            wanted = [text for text in WARNINGS if any(fragment in text for fragment in HOSTS[host][1])]
+            found[host] = [text for text in wanted if text in shown]
     return found
 
 

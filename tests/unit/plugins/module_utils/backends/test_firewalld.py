@@ -171,10 +171,13 @@ def test_every_run_is_one_helper_process_per_step():
 def test_no_run_touches_foreign_entries_zone_ports_or_global_settings():
     for name in session_names("firewalld"):
         _session, runner, _outcome = replay(name)
-        for step in steps(runner):
+        for step in [item for planned in steps(runner) for item in [planned, *planned.get("otherwise", [])]]:
             text = json.dumps(step)
             assert "2222" not in text and "userout" not in text, step
             assert step["do"] in ("define", "edit", "delete", "reload"), step
+            if "otherwise" in step:
+                assert set(step) == {"do", "owner", "otherwise"} and step["owner"] == OWNER, step
+                continue
             if step["do"] == "edit":
                 assert set(step) == {"do", "layer", "kind", "name", "add", "remove", "add_rules", "remove_rules"}
                 assert step["kind"] == "zone" or step["name"] == OWNER, step
@@ -715,7 +718,7 @@ def test_cost_in_processes_is_flat_in_the_number_of_rules():
 # check mode
 
 
-@pytest.mark.parametrize("name", ["server", "direct", "mixed-to-direct"])
+@pytest.mark.parametrize("name", ["server", "direct", "mixed-to-direct", "bulk-absent"])
 def test_check_mode_predicts_the_run_and_writes_nothing(name):
     _session, runner, predicted = replay(name + "-check")
     assert steps(runner) == []
@@ -758,3 +761,279 @@ def test_many_new_definitions_are_files_and_one_reload_even_when_the_runtime_kno
     assert written["files"] is True and [s["do"] for s in written["steps"]] == ["edit", "reload"]
     assert sorted(files.texts) == sorted("/etc/firewalld/services/%s.xml" % n for n in names)
     assert outcome.warnings == (RELOADED,)
+
+
+# Many runtime edits: one reload when it changes nothing but owned entries (firewalld applies a
+# runtime zone edit item by item, one nftables transaction each).
+
+BULK_NAMES = ["biostar-hardening-tcp%d" % (20000 + i) for i in range(12)]
+
+
+def test_many_removals_are_one_reload_when_nothing_else_differs_from_the_permanent_config():
+    session, runner, outcome = replay("bulk-absent")
+    assert [summary(s) for s in steps(runner)] == [
+        "permanent zone public " + " ".join("-" + n for n in BULK_NAMES),
+        *("delete service " + n for n in BULK_NAMES),
+        "reload",
+    ]
+    bulk = steps(runner)[-1]
+    assert bulk["owner"] == OWNER
+    assert [summary(s) for s in bulk["otherwise"]] == ["runtime zone public " + " ".join("-" + n for n in BULK_NAMES)]
+    # The helper found nothing foreign that a reload would drop, so it reloaded.
+    assert answer_of(session, "write") == {"done": 14, "reload_blocked_by": []}
+    # The result reads as before: every runtime removal is an action, and no reload warning.
+    assert ["runtime: remove service %s from zone public" % n for n in BULK_NAMES] == [
+        a for a in outcome["actions"] if a.startswith("runtime:")
+    ]
+    assert outcome["warnings"] == [] and len(outcome["removed"]) == 12
+
+
+def test_a_foreign_runtime_only_change_keeps_the_runtime_edits_item_by_item():
+    session, runner, outcome = replay("bulk-absent-foreign-runtime")
+    assert [s["do"] for s in steps(runner)] == ["edit", *["delete"] * 12, "reload"]
+    assert answer_of(session, "write") == {"done": 14, "reload_blocked_by": ["zone public"]}
+    assert outcome["warnings"] == [] and len(outcome["removed"]) == 12
+
+
+def test_a_few_runtime_edits_stay_item_by_item():
+    _session, runner, _outcome = replay("direct")
+    assert not any("otherwise" in s for s in steps(runner))
+    assert any(s.get("layer") == "runtime" for s in steps(runner))
+
+
+def test_removing_256_rules_is_one_helper_write_with_one_conditional_reload():
+    answer = answer_of(load_session("firewalld", "bulk-present"), "read")
+    names = ["biostar-hardening-tcp%d" % (20000 + i) for i in range(256)]
+    for layer in ("permanent", "runtime"):
+        answer["layers"][layer]["zone"]["services"] = sorted(["ssh", *names])
+        answer["layers"][layer]["defined"] = names
+    runner = Answers(answer, {"done": 258, "reload_blocked_by": []})
+    outcome = reconcile(with_files(MemoryFiles())(runner, BackendOptions()), Target((), False), None, False)
+    assert [r["action"] for r in runner.requests] == ["read", "write"]
+    written = runner.requests[1]["steps"]
+    assert [s["do"] for s in written] == ["edit", *["delete"] * 256, "reload"]
+    assert written[-1]["otherwise"][0]["remove"] == names
+    assert len(outcome.removed) == 256 and outcome.warnings == ()
+
+
+class FakeBus:
+    """Online's D-Bus side for one runtime and one permanent configuration (plain dicts)."""
+
+    def __init__(self, runtime, permanent):
+        self.layers = {"runtime": runtime, "permanent": permanent}
+        self.calls = []
+
+    def online(self):
+        fake = self
+
+        class Interface:
+            def __init__(self, layer, suffix):
+                self.layer, self.suffix = layer, suffix
+
+            def __getattr__(self, method):
+                config = fake.layers[self.layer]
+
+                def call(*args):
+                    fake.calls.append(method)
+                    if method in ("getZones", "getZoneNames"):
+                        return list(config["zones"])
+                    if method in ("getPolicies", "getPolicyNames"):
+                        return list(config["policies"])
+                    if method in ("getIPSets", "getIPSetNames"):
+                        return list(config["ipsets"])
+                    if method in ("getIPSetSettings", "getSettings") and self.suffix.endswith("ipset"):
+                        return config["ipsets"][args[0] if args else self.name.split("/")[-1]]
+                    if method in ("listServices", "getServiceNames"):
+                        return list(config["services"])
+                    if method in ("getAllChains", "getAllRules", "getAllPassthroughs"):
+                        return config["direct"].get(method, [])
+                    if method in ("getZoneByName", "getPolicyByName", "getIPSetByName"):
+                        return "%s/%s" % (method, args[0])
+                    if method in ("getZoneSettings2", "getPolicySettings"):
+                        kind = "zones" if "Zone" in method else "policies"
+                        return config[kind][args[0]]
+                    if method in ("getSettings2", "getSettings"):
+                        kind = "zones" if "Zone" in self.name else "policies"
+                        return config[kind][self.name.split("/")[-1]]
+                    raise AssertionError("unexpected D-Bus call %s" % method)
+
+                return call
+
+        online = firewalld_helper.Online.__new__(firewalld_helper.Online)
+
+        def iface(path, suffix):
+            layer = "permanent" if path != firewalld_helper.BUS_PATH or suffix.startswith(".config") else "runtime"
+            interface = Interface(layer, suffix)
+            interface.name = path
+            return interface
+
+        online.iface = iface
+        online.main = iface(firewalld_helper.BUS_PATH, "")
+        online.config = iface(firewalld_helper.BUS_PATH + "/config", ".config")
+        return online
+
+
+def configuration(**changes):
+    base = {
+        "zones": {
+            "public": {"services": ["ssh"], "ports": [("2222", "tcp")], "rules_str": [], "target": "default"},
+            "internal": {"services": ["ssh", "mdns"], "ports": [], "rules_str": [], "target": "default"},
+        },
+        "policies": {"userout": {"services": [], "rich_rules": [], "target": "REJECT"}},
+        "ipsets": {"blocked": ("1", "", "", "hash:ip", {}, ["192.0.2.1"])},
+        "services": ["ssh", "mdns"],
+        "direct": {},
+    }
+    result = copy.deepcopy(base)
+    for key, value in changes.items():
+        result[key] = value
+    return result
+
+
+def with_owned(config, policy=True):
+    config = copy.deepcopy(config)
+    owned = ["biostar-hardening-tcp1470", "biostar-hardening-udp51110"]
+    config["zones"]["public"]["services"] += owned
+    config["zones"]["public"]["rules_str"].append(
+        'rule family="ipv4" source address="10.0.0.0/8" service name="biostar-hardening-tcp1480-3fa9c2d1" accept'
+    )
+    config["services"] += owned
+    if policy:
+        config["policies"]["biostar-hardening"] = {"services": ["biostar-hardening-tcp1480"], "rich_rules": []}
+    return config
+
+
+def test_a_reload_is_safe_when_the_configurations_differ_only_in_owned_entries():
+    runtime = with_owned(configuration())
+    # The permanent side has already lost the owned entries, the owned services and the owned policy.
+    assert FakeBus(runtime, configuration()).online().reload_drops(OWNER, OWNER) == []
+    assert FakeBus(configuration(), runtime).online().reload_drops(OWNER, OWNER) == []
+
+
+@pytest.mark.parametrize(
+    "change, found",
+    [
+        (lambda c: c["zones"]["public"]["ports"].append(("3333", "tcp")), ["zone public"]),
+        (lambda c: c["zones"]["internal"]["services"].remove("mdns"), ["zone internal"]),
+        (lambda c: c["zones"]["public"].update(interfaces=["eth0"]), ["zone public"]),
+        (lambda c: c["zones"].update(extra={"services": [], "rules_str": []}), ["zone extra"]),
+        (lambda c: c["policies"]["userout"]["rich_rules"].append('rule family="ipv4" drop'), ["policy userout"]),
+        (lambda c: c["ipsets"]["blocked"][5].append("192.0.2.2"), ["ipset blocked"]),
+        (lambda c: c["direct"].update(getAllRules=[("ipv4", "filter", "INPUT", 0, ["-j", "ACCEPT"])]), ["direct"]),
+        (lambda c: c["services"].append("custom"), ["services"]),
+        # A foreign rich rule in the owned policy is not the policy's owned part.
+        (lambda c: c["policies"]["biostar-hardening"]["rich_rules"].append('rule family="ipv4" drop'), None),
+    ],
+)
+def test_a_reload_is_not_safe_when_anything_foreign_differs(change, found):
+    permanent = with_owned(configuration())
+    runtime = copy.deepcopy(permanent)
+    change(runtime)
+    if found is None:
+        found = ["policy biostar-hardening"]
+    assert FakeBus(runtime, permanent).online().reload_drops(OWNER, OWNER) == found
+
+
+class Recorder:
+    """An Online stand-in for write(): records the calls and answers reload_drops."""
+
+    running = True
+
+    def __init__(self, drops):
+        self.drops = drops
+        self.calls = []
+        self.settings = {"services": ["ssh", "biostar-hardening-tcp1470"], "rules_str": []}
+
+    def reload_drops(self, owner, policy):
+        self.calls.append(("reload_drops", owner, policy))
+        return self.drops
+
+    def get(self, layer, kind, name):
+        return dict(self.settings)
+
+    def put(self, layer, kind, name, settings):
+        self.calls.append(("put", layer, kind, name, list(settings["services"])))
+
+    def delete(self, kind, name):
+        self.calls.append(("delete", kind, name))
+
+    def unlink(self, kind, name):
+        self.calls.append(("unlink", kind, name))
+
+    def reload(self):
+        self.calls.append(("reload",))
+
+
+def bulk_request():
+    change = {"add": [], "add_rules": [], "remove_rules": [], "remove": ["biostar-hardening-tcp1470"]}
+    return {
+        "action": "write",
+        "offline": True,
+        "steps": [
+            dict(change, do="edit", layer="permanent", kind="zone", name="public"),
+            {"do": "delete", "kind": "service", "name": "biostar-hardening-tcp1470"},
+            {"do": "delete", "kind": "policy", "name": OWNER},
+            {"do": "reload", "owner": OWNER, "otherwise": [dict(change, layer="runtime", kind="zone", name="public")]},
+        ],
+    }
+
+
+def test_write_reloads_once_and_unlinks_service_files_when_the_reload_is_safe(monkeypatch):
+    fake = Recorder([])
+    monkeypatch.setattr(firewalld_helper, "connect", lambda offline: fake)
+    assert firewalld_helper.write(bulk_request()) == {"done": 4, "reload_blocked_by": []}
+    assert fake.calls == [
+        ("reload_drops", OWNER, OWNER),
+        ("put", "permanent", "zone", "public", ["ssh"]),
+        ("unlink", "service", "biostar-hardening-tcp1470"),
+        ("delete", "policy", OWNER),
+        ("reload",),
+    ]
+
+
+def test_write_edits_the_runtime_item_by_item_when_a_reload_would_drop_something(monkeypatch):
+    fake = Recorder(["zone public"])
+    monkeypatch.setattr(firewalld_helper, "connect", lambda offline: fake)
+    assert firewalld_helper.write(bulk_request()) == {"done": 4, "reload_blocked_by": ["zone public"]}
+    assert fake.calls == [
+        ("reload_drops", OWNER, OWNER),
+        ("put", "permanent", "zone", "public", ["ssh"]),
+        ("delete", "service", "biostar-hardening-tcp1470"),
+        ("delete", "policy", OWNER),
+        ("put", "runtime", "zone", "public", ["ssh"]),
+    ]
+
+
+def fake_firewall_config(monkeypatch, folder):
+    import sys
+    import types
+
+    config = types.SimpleNamespace(ETC_FIREWALLD_SERVICES=str(folder))
+    monkeypatch.setitem(sys.modules, "firewall", types.SimpleNamespace(config=config))
+    monkeypatch.setitem(sys.modules, "firewall.config", config)
+    (folder / "biostar-hardening-tcp1470.xml").write_text("<service/>")
+
+
+def test_unlink_renames_the_service_file_as_firewalld_does(monkeypatch, tmp_path):
+    fake_firewall_config(monkeypatch, tmp_path)
+    firewalld_helper.Online.unlink(None, "service", "biostar-hardening-tcp1470")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["biostar-hardening-tcp1470.xml.old"]
+
+
+def test_a_failed_reload_puts_the_unlinked_service_files_back(monkeypatch, tmp_path, capsys):
+    fake_firewall_config(monkeypatch, tmp_path)
+
+    class FailingReload(Recorder):
+        def unlink(self, kind, name):
+            return firewalld_helper.Online.unlink(None, kind, name)
+
+        def reload(self):
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["biostar-hardening-tcp1470.xml.old"]
+            raise ValueError("COMMAND_FAILED: broken foreign zone file")
+
+    monkeypatch.setattr(firewalld_helper, "connect", lambda offline: FailingReload([]))
+    with pytest.raises(SystemExit):
+        firewalld_helper.main(json.dumps(bulk_request()))
+    out, _err = capsys.readouterr()
+    assert json.loads(out) == {"error": "COMMAND_FAILED: broken foreign zone file", "step": 3}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["biostar-hardening-tcp1470.xml"]
