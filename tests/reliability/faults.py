@@ -15,6 +15,21 @@ Also run by ``tests/reliability/run.py --parts faults``. Real firewalls in real 
   before or after running the real command.
 - persistence cannot be written: a full tmpfs over the persistence directory, or a read-only
   bind mount (mounted with ``podman exec --privileged``; the module itself runs without it).
+- firewalld runs on two hosts (image biostar-hardening-firewalld, booted with systemd): one with
+  the daemon running (the D-Bus path) and one with it stopped (the offline code path; packets are
+  checked by starting firewalld from what was persisted, then stopping it again). The backend
+  starts its helper as ``python3 -I -`` and finds python3 like its tools, so a wrapper at
+  /usr/sbin/python3 sees each request (Ansible itself runs /usr/bin/python3). Armed, on the
+  helper's "write" it: changes one step so that firewalld refuses it in its own words (a port of
+  65536 in the first new definition; an unknown service in the last step before the reload, after
+  the others were made); runs ``systemctl stop firewalld`` before handing over; appends a hook that
+  stops the daemon right after the helper's first permanent zone update over D-Bus returns (the
+  next call finds no daemon); or kills the module before or after the helper. The host's
+  administrator starts firewalld again before the judgement. Persistence: /etc/firewalld/zones
+  read-only, /etc/firewalld/services a full tmpfs. firewalld's own ``*.old`` backups are left out
+  of the file comparison. Offline the module writes new service files itself before the helper
+  edits the zone, so a kill there leaves those owned files unused (allowed, and named in the row);
+  the zone, and what firewalld loads from it, stay the previous ones.
 
 After each fault: the previous owned ruleset is in place (packets from a peer container and
 the whole ruleset compared as text), the host's own rules and files are byte-identical, the
@@ -41,12 +56,18 @@ sys.path.insert(0, os.path.dirname(HERE))
 from site_kit import collection, firewall, playbook, podman, traffic  # noqa: E402
 
 PREFIX = "biostar-flt-"
-BACKENDS = ("nftables", "iptables", "ufw")
+# firewalld runs twice: "firewalld" with the daemon running (the D-Bus path) and
+# "firewalld-offline" with it stopped (the offline code path); --backends firewalld means both.
+BACKENDS = ("nftables", "iptables", "ufw", "firewalld")
+FIREWALLD_KEYS = ("firewalld", "firewalld-offline")
+FIREWALLD_IMAGE = "localhost/biostar-hardening-firewalld:latest"
+SHORT = {"firewalld": "fwd", "firewalld-offline": "fwo"}
 FAULT_DIR = "/run/biostar-fault"
 REAL_DIR = "/usr/lib/biostar-fault"
 PREV = [{"protocol": "tcp", "port": 1480, "purpose": "prev"}, {"protocol": "udp", "port": 51110}]
 NEW = [{"protocol": "tcp", "port": 1490, "purpose": "new"}, {"protocol": "udp", "port": 51120}]
 OWNED_PORTS = ("1480", "1490", "51110", "51120")
+OWNED_SERVICE = re.compile(r"\bbiostar-hardening-\S+")
 CHECKS = ("tcp/1480", "tcp/1490", "tcp/2222", "udp/51110", "udp/51120")
 EXPECT = {
     "prev": {"tcp/1480": "open", "tcp/1490": "timeout", "tcp/2222": "open", "udp/51110": "arrived",
@@ -100,6 +121,83 @@ REFUSED = {
     "ip6tables-restore": r"ip6tables-restore: line \d+ failed",
 }
 
+# The wrapper that takes python3's place in /usr/sbin on a firewalld host (the backend finds
+# python3 like its other tools, /usr/sbin first; Ansible runs the module with /usr/bin/python3).
+# /run/biostar-fault/python3.arm holds "ACTION SKIP": the (SKIP+1)th helper "write" fires it.
+PYTHON_WRAPPER = r'''#!/usr/bin/python3
+# Fault wrapper (tests/reliability/faults.py) in front of python3 on a firewalld host. The
+# firewalld backend starts its helper as "python3 -I -": the helper's source on stdin, one
+# main('<request>') line last. Anything else, or nothing armed: exec the real interpreter.
+import ast
+import json
+import os
+import subprocess
+import sys
+
+REAL = "/usr/bin/python3"
+DIR = "@DIR@"
+ARM = DIR + "/python3.arm"
+# Stops the daemon right after the first D-Bus call of one name returns; the calls
+# themselves are untouched, so the next one finds no firewalld.
+HOOK = """
+import subprocess as _fault_subprocess
+import dbus.proxies as _fault_proxies
+_fault_call = _fault_proxies._ProxyMethod.__call__
+def _fault_stop_after(self, *args, **kwargs):
+    answer = _fault_call(self, *args, **kwargs)
+    if self._method_name == "@METHOD@" and not getattr(_fault_proxies, "_fault_done", False):
+        _fault_proxies._fault_done = True
+        _fault_subprocess.run(["systemctl", "stop", "firewalld"], check=False)
+    return answer
+_fault_proxies._ProxyMethod.__call__ = _fault_stop_after
+"""
+args = sys.argv[1:]
+if args != ["-I", "-"] or not os.path.exists(ARM):
+    os.execv(REAL, [REAL] + args)
+source = sys.stdin.read()
+body, _, call = source.rstrip("\n").rpartition("\n")
+request = json.loads(ast.literal_eval(call[len("main(") : -1]))
+with open(ARM, encoding="utf-8") as handle:
+    action, skip = handle.read().split()
+fire = None
+if request.get("action") == "write" and int(skip) > 0:
+    with open(ARM, "w", encoding="utf-8") as handle:
+        handle.write("%s %d\n" % (action, int(skip) - 1))
+elif request.get("action") == "write":
+    fire = action
+    os.remove(ARM)
+    steps = request["steps"]
+    with open(DIR + "/fired", "a", encoding="utf-8") as handle:
+        handle.write("python3 %s: %s\n" % (action, " ".join(step["do"] for step in steps)))
+    if action.startswith("refuse-"):
+        # One change firewalld refuses in its own words: a port out of range in a new
+        # definition, an unknown service in a zone edit or in a deletion.
+        index = 0 if action == "refuse-first" else max(i for i, s in enumerate(steps) if s["do"] != "reload")
+        step = steps[index]
+        if step["do"] == "define":
+            step["settings"]["ports"] = [["65536", "tcp"]]
+        elif step["do"] == "edit":
+            step["add"] = list(step.get("add", [])) + ["biostar-fault-absent"]
+        else:
+            step["name"] = "biostar-fault-absent"
+    elif action == "stop-before":
+        subprocess.run(["systemctl", "stop", "firewalld"], check=False)
+    elif action.startswith("stop-after-"):
+        body += HOOK.replace("@METHOD@", action[len("stop-after-") :])
+    elif action == "kill-before":
+        os.kill(os.getppid(), 9)
+        sys.exit(137)
+    call = "main(%r)" % json.dumps(request, sort_keys=True)
+proc = subprocess.run([REAL, "-I", "-"], input=body + "\n" + call + "\n", text=True, capture_output=True, check=False)
+sys.stdout.write(proc.stdout)
+sys.stderr.write(proc.stderr)
+sys.stdout.flush()
+if fire == "kill-after":
+    os.kill(os.getppid(), 9)
+sys.exit(proc.returncode)
+'''
+KILLED = "MODULE FAILURE|killed|Killed|-9|137"
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -112,6 +210,8 @@ class Fault:
     step: Optional[str]  # the step the error must name; None when the module is killed
     words: str  # a regex the error (msg or stderr) must match
     committed: bool = False  # a kill after a committed command: previous or new per family
+    settle: Optional[Callable[[podman.Container], None]] = None  # run before judging (firewalld restarted)
+    leftover: Tuple[str, ...] = ()  # new owned files the fault may leave unused (the next run takes them over)
 
 
 def arm_tool(tool: str, pattern: str, action: str, skip: int = 0) -> Callable[[podman.Container], None]:
@@ -158,7 +258,67 @@ def unmount(path: str) -> Callable[[podman.Container], None]:
     return clear
 
 
+def arm_python(action: str, skip: int = 0) -> Callable[[podman.Container], None]:
+    def arm(c: podman.Container) -> None:
+        c.sh("echo '%s %d' >%s/python3.arm" % (action, skip, FAULT_DIR))
+
+    return arm
+
+
+def firewalld_start(c: podman.Container) -> None:
+    """Start firewalld (as its administrator would after it stopped) and wait until it runs, bounded."""
+    c.sh(
+        "systemctl start firewalld; i=0; until firewall-cmd --state >/dev/null 2>&1; do i=$((i + 1));"
+        " [ $i -le 60 ] || { echo 'firewalld not running after 30 s' >&2; exit 1; }; sleep 0.5; done",
+        timeout=90,
+    )
+
+
+def started_again(c: podman.Container) -> None:
+    disarm(c)
+    firewalld_start(c)
+
+
+def firewalld_faults(key: str) -> List[Fault]:
+    """firewalld, daemon running (the D-Bus path) or stopped (the offline code path)."""
+    zones, services = "/etc/firewalld/zones", "/etc/firewalld/services"
+    persistence = [
+        Fault(key, "persistence: %s read-only" % zones, read_only(zones), unmount(zones), "execute",
+              "Read-only file system"),
+        Fault(key, "persistence: %s is a full tmpfs" % services, full_tmpfs(services), unmount(services),
+              "execute", "No space left on device"),
+    ]  # fmt: skip
+    kill_after = Fault(key, "module killed after the write", arm_python("kill-after"), disarm, None, KILLED,
+                       committed=True)  # fmt: skip
+    if key == "firewalld-offline":
+        # Offline, the module writes the new service files itself, then starts the helper for the zone:
+        # killed there, the files stay, owned and unused; the zone and what firewalld loads are the previous.
+        new_files = tuple("%s/biostar-hardening-%s%s.xml" % (services, r["protocol"], r["port"]) for r in NEW)
+        return [
+            *persistence,
+            Fault(key, "module killed after writing the new definitions, before the zone edit",
+                  arm_python("kill-before"), disarm, None, KILLED, leftover=new_files),
+            kill_after,
+        ]  # fmt: skip
+    kills = [Fault(key, "module killed before the write", arm_python("kill-before"), disarm, None, KILLED), kill_after]
+    return [
+        Fault(key, "firewalld refuses the first change", arm_python("refuse-first"), disarm, "execute",
+              "INVALID_PORT"),
+        Fault(key, "firewalld refuses a change after others were made", arm_python("refuse-last"), disarm,
+              "execute", "INVALID_SERVICE"),
+        Fault(key, "firewalld stops between plan and write", arm_python("stop-before"), started_again,
+              "execute", "firewalld stopped", settle=firewalld_start),
+        Fault(key, "firewalld stops during the write (after the permanent zone edit)",
+              arm_python("stop-after-update2"), started_again, "execute",
+              "firewalld stopped during the change", settle=firewalld_start),
+        *persistence,
+        *kills,
+    ]  # fmt: skip
+
+
 def faults_for(backend: str) -> List[Fault]:
+    if backend in FIREWALLD_KEYS:
+        return firewalld_faults(backend)
     corrupt = "corrupt"
     found: List[Fault] = []
     if backend == "nftables":
@@ -168,7 +328,7 @@ def faults_for(backend: str) -> List[Fault]:
             Fault(backend, "persistence: /etc/nftables.d is a full tmpfs", full_tmpfs("/etc/nftables.d"),
                   unmount("/etc/nftables.d"), "persist", "No space left on device"),
             Fault(backend, "module killed before the apply", arm_tool("nft", "-f", "kill-before"), disarm, None,
-                  "MODULE FAILURE|killed|Killed|-9|137"),
+                  KILLED),
             Fault(backend, "module killed after the apply, before persistence", arm_tool("nft", "-f", "kill-after"),
                   disarm, None, "MODULE FAILURE|killed|Killed|-9|137", committed=True),
         ]  # fmt: skip
@@ -183,7 +343,7 @@ def faults_for(backend: str) -> List[Fault]:
                   disarm, None, "MODULE FAILURE|killed|Killed|-9|137"),
             Fault(backend, "module killed after IPv4 was applied, before IPv6",
                   arm_tool("iptables-restore", flag, "kill-after"), disarm, None,
-                  "MODULE FAILURE|killed|Killed|-9|137", committed=True),
+                  KILLED, committed=True),
         ]  # fmt: skip
         if backend == "iptables":
             found += [
@@ -205,7 +365,20 @@ def faults_for(backend: str) -> List[Fault]:
 # What the host has
 # ---------------------------------------------------------------------------------------
 def ruleset(c: podman.Container, backend: str) -> Dict[str, str]:
-    """The whole ruleset per part (nftables: one; iptables, ufw: IPv4 and IPv6), counters removed."""
+    """The whole ruleset per part (nftables: one; iptables, ufw: IPv4 and IPv6), counters removed.
+
+    firewalld: its runtime and permanent view of every zone and policy and the kernel's nftables
+    ruleset (lines sorted: a restored service may come back in another place); offline, the
+    permanent view through firewall-offline-cmd.
+    """
+    if backend == "firewalld-offline":
+        text = c.sh("firewall-offline-cmd --list-all-zones; firewall-offline-cmd --list-all-policies").stdout
+        return {"permanent": sorted_words(text)}
+    if backend == "firewalld":
+        listing = "firewall-cmd %s--list-all-zones; firewall-cmd %s--list-all-policies; echo '@@'"
+        text = c.sh(listing % ("", "") + ";" + listing % (("--permanent ",) * 2) + "; nft list ruleset").stdout
+        runtime, permanent, nft = text.split("@@\n")
+        return {"runtime": sorted_words(runtime), "permanent": sorted_words(permanent), "nft": sorted_lines(nft)}
     if backend == "nftables":
         return {"nft": c.sh("nft list ruleset").stdout}
     parts = {}
@@ -218,10 +391,10 @@ def ruleset(c: podman.Container, backend: str) -> Dict[str, str]:
 
 
 def files(c: podman.Container) -> Dict[str, str]:
-    """sha256 of every persisted firewall file (fault fillers left out)."""
+    """sha256 of every persisted firewall file (fault fillers and firewalld's *.old backups left out)."""
     out = c.sh(
-        "find /etc/nftables.conf /etc/nftables.d /etc/iptables /etc/ufw -type f ! -name '.biostar-fault-fill*'"
-        " 2>/dev/null | sort | xargs -r sha256sum; true"
+        "find /etc/nftables.conf /etc/nftables.d /etc/iptables /etc/ufw /etc/firewalld -type f"
+        " ! -name '.biostar-fault-fill*' ! -name '*.old' 2>/dev/null | sort | xargs -r sha256sum; true"
     ).stdout
     return {path: digest for digest, path in (line.split() for line in out.splitlines())}
 
@@ -231,10 +404,24 @@ def foreign(parts: Dict[str, str]) -> str:
     lines = []
     for key, text in sorted(parts.items()):
         for line in text.splitlines():
+            line = OWNED_SERVICE.sub("", line)  # firewalld: a zone's services share one line
             if "biostar" in line.lower() or any(re.search(r"\b%s\b" % p, line) for p in OWNED_PORTS):
                 continue
             lines.append("%s: %s" % (key, line))
     return "\n".join(lines)
+
+
+def sorted_words(text: str) -> str:
+    """firewalld's listing with each "key: a b c" line's words sorted (the order carries no meaning)."""
+    out = []
+    for line in text.splitlines():
+        key, colon, words = line.partition(":")
+        out.append("%s%s %s" % (key, colon, " ".join(sorted(words.split()))) if colon else line)
+    return "\n".join(out)
+
+
+def sorted_lines(text: str) -> str:
+    return "\n".join(sorted(text.splitlines()))
 
 
 def which_state(parts: Dict[str, str], prev: Dict[str, str], new: Dict[str, str]) -> Dict[str, str]:
@@ -269,11 +456,17 @@ class Site:
         self.hosts: Dict[str, podman.Container] = {}
         self.peer = podman.start(PREFIX + "peer")
         for backend in backends:
-            c = podman.start(PREFIX + backend[:3])
-            self.hosts[backend] = c
-            firewall.seed(c, backend, foreign_rule=True)
-            install_wrappers(c)
+            if backend in FIREWALLD_KEYS:
+                c = podman.start(PREFIX + SHORT[backend], image=FIREWALLD_IMAGE, command=(), systemd="always",
+                                 extra=())  # fmt: skip
+                self.hosts[backend] = c
+                firewall.seed(c, "firewalld", foreign_rule=True, offline=backend == "firewalld-offline")
+            else:
+                c = podman.start(PREFIX + backend[:3])
+                self.hosts[backend] = c
+                firewall.seed(c, backend, foreign_rule=True)
             traffic.start_listener(c, tcp=[1480, 1490, 2222], udp=[51110, 51120], lifetime=1800)
+            install_wrappers(c, backend)
 
     def converge(self, rules: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Dict[str, Any]]:
         """One playbook run, the backends in parallel; backend -> the module's result."""
@@ -283,7 +476,7 @@ class Site:
                 "ansible_connection": "containers.podman.podman",
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "flt_rules": rules[b],
-                "flt_backend": b,
+                "flt_backend": b.split("-")[0],
             }
             for b, c in self.hosts.items()
             if b in rules
@@ -302,9 +495,13 @@ class Site:
         podman.remove([self.peer.name] + [c.name for c in self.hosts.values()])
 
 
-def install_wrappers(c: podman.Container) -> None:
+def install_wrappers(c: podman.Container, backend: str) -> None:
     """Put a fault wrapper in place of each write tool in /usr/sbin (the first place the module looks)."""
     script = ["mkdir -p %s %s" % (REAL_DIR, FAULT_DIR)]
+    if backend in FIREWALLD_KEYS:
+        body = PYTHON_WRAPPER.replace("@DIR@", FAULT_DIR)
+        c.sh("%s; cat >/usr/sbin/python3 <<'FLT_EOF'\n%sFLT_EOF\nchmod 0755 /usr/sbin/python3" % (script[0], body))
+        return
     for tool in ("nft", "iptables-restore", "ip6tables-restore"):
         body = WRAPPER.replace("@REAL@", "%s/%s" % (REAL_DIR, tool)).replace("@DIR@", FAULT_DIR)
         body = body.replace("@TOOL@", tool)
@@ -321,10 +518,21 @@ def fired(c: podman.Container) -> List[str]:
     return out.splitlines()
 
 
-def probe_state(peer: podman.Container, c: podman.Container, expected: str) -> Tuple[bool, Dict[str, str]]:
+def probe_state(
+    peer: podman.Container, c: podman.Container, expected: str, backend: str = ""
+) -> Tuple[bool, Dict[str, str]]:
+    """Packets from the peer. firewalld offline: started for the probes (it loads what was
+    persisted, as at boot), then stopped again."""
     want = EXPECT[expected]
     arrived = [k for k, v in want.items() if v == "arrived"]
-    got = traffic.probe(peer, c, CHECKS, expected=arrived)
+    offline = backend == "firewalld-offline"
+    if offline:
+        firewalld_start(c)
+    try:
+        got = traffic.probe(peer, c, CHECKS, expected=arrived)
+    finally:
+        if offline:
+            c.sh("systemctl stop firewalld")
     return all(got.get(k) == v for k, v in want.items()), got
 
 
@@ -337,8 +545,10 @@ def judge_fault(
 ) -> List[str]:
     """Everything that must hold right after the fault; the problems found."""
     problems = []
+    if fault.settle:
+        fault.settle(c)
     shots = fired(c)
-    if fault.clear is disarm and not shots:  # a wrapper fault leaves a record when it fires
+    if fault.clear in (disarm, started_again) and not shots:  # a wrapper fault leaves a record when it fires
         problems.append("the fault never fired")
     if not result.get("failed"):
         problems.append("the run did not fail")
@@ -361,10 +571,15 @@ def judge_fault(
         if parts != ctx["prev"]:
             problems.append("the ruleset is not the previous one: %s" % which_state(parts, ctx["prev"], {}))
         now = files(c)
+        left = ctx["left"] = [k for k in fault.leftover if k in now and k not in ctx["files"]]
+        now = {k: v for k, v in now.items() if k not in left}
         if now != ctx["files"]:
             changed = sorted(k for k in set(now) | set(ctx["files"]) if now.get(k) != ctx["files"].get(k))
             problems.append("persisted files changed: %s" % changed)
-        ok, got = probe_state(peer, c, "prev")
+        if fault.leftover and not left:
+            problems.append("the fault left none of %s: it did not hit between the files and the zone" % (
+                fault.leftover,))  # fmt: skip
+        ok, got = probe_state(peer, c, "prev", fault.backend)
         if not ok:
             problems.append("packets do not match the previous rules: %s" % got)
     return problems
@@ -375,6 +590,7 @@ def part_faults(
 ) -> Tuple[int, int]:
     """Run every fault on every backend; report rows through ``row``; (survived, total)."""
     workdir = workdir or tempfile.mkdtemp(prefix="biostar-flt-")
+    backends = [k for b in backends for k in (FIREWALLD_KEYS if b == "firewalld" else (b,))]
     site = Site(backends, workdir)
     survived = total = 0
     try:
@@ -413,7 +629,7 @@ def part_faults(
                         problems[b].append("a family was left half changed after the kill: %s" % seen)
                 if foreign(parts) != ctx[b]["foreign"]:
                     problems[b].append("the next run changed the host's own rules")
-                ok, got = probe_state(site.peer, c, "new")
+                ok, got = probe_state(site.peer, c, "new", b)
                 if not ok:
                     problems[b].append("after the next run, packets do not match the new rules: %s" % got)
                 total += 1
@@ -422,6 +638,8 @@ def part_faults(
                 figure = "step %s: %s" % (results[b].get("step"), words[:70])
                 if fault.step is None:
                     figure = "killed; left %s" % which_state(ctx[b].get("parts", {}), ctx[b]["prev"], parts)
+                    if ctx[b].get("left"):
+                        figure += " and %d unused new definition files" % len(ctx[b]["left"])
                 row(b, fault.name, not problems[b], figure.replace("\n", " ").replace("|", "/"),
                     "; ".join(problems[b]))  # fmt: skip
             back = site.converge({b: PREV for b in now})

@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends import firewalld_helper
@@ -97,10 +97,12 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.firewal
     policy_fits,
     policy_settings,
     policy_too_long,
+    purpose_of,
+    service_name,
     service_settings,
     service_xml,
 )
-from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import sort_rules
+from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Rule, sort_rules
 
 PERMANENT = "permanent"
 RUNTIME = "runtime"
@@ -269,9 +271,15 @@ class FirewalldBackend(Backend):
             if layer == PERMANENT:
                 referenced |= foreign
         present = set.intersection(*(layer.rules(owner) for layer in layers.values()))
+        # The purpose is only in the definition's description: read back, a restore writes it unchanged.
+        present = {replace(rule, purpose=self._purpose(rule)) for rule in present}
         view = View(answer["running"], answer["zone"], layers, defined, frozenset(referenced))
         warnings = () if self.options.persist else (PERSIST_IGNORED,)
         return Snapshot(tuple(sort_rules(present)), warnings=warnings, detail=view)
+
+    def _purpose(self, rule: Rule) -> str:
+        name = service_name(self.options.owner, rule)
+        return purpose_of(self.options.owner, name, self.files.read(config_path("service", name)))
 
     def plan(self, snapshot: Snapshot, target: Target) -> Changeset:
         view: View = snapshot.detail

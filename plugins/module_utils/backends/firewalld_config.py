@@ -14,7 +14,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape, quoteattr, unescape
 
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
     DIRECTIONS,
@@ -200,6 +200,14 @@ def service_settings(owner: str, name: str, purpose: str) -> Dict[str, Any]:
     if purpose:
         description += " " + purpose
     return {"short": "%s %s/%s" % (owner, protocol, port), "description": description, "ports": [[port, protocol]]}
+
+
+def purpose_of(owner: str, name: str, text: Optional[str]) -> str:
+    """The purpose an owned definition file was written with (its description's tail), else ""."""
+    found = re.search(r"<description>(.*?)</description>", text or "", re.S)
+    head = service_settings(owner, name, "")["description"] + " "
+    description = unescape(found.group(1)) if found else ""
+    return description[len(head) :] if description.startswith(head) else ""
 
 
 def service_xml(settings: Mapping[str, Any]) -> str:

@@ -32,6 +32,19 @@ BUS_PATH = "/org/fedoraproject/FirewallD1"
 # Settings firewalld refuses to change at runtime.
 NOT_RUNTIME = ("version", "short", "description", "target")
 SERVICE_REF = re.compile(r'service name="([^"]+)"')
+# D-Bus errors that mean the daemon left the bus in the middle of a run.
+GONE = (
+    "org.freedesktop.DBus.Error.ServiceUnknown",
+    "org.freedesktop.DBus.Error.NoReply",
+    "org.freedesktop.DBus.Error.Disconnected",
+    "org.freedesktop.DBus.Error.NameHasNoOwner",
+)
+FORGOTTEN = (
+    "; firewalld was reloaded from its files to forget the change it could not write"
+    " (runtime-only changes of other tools were dropped)"
+)
+# Where firewalld writes a new definition (an owned name that did not exist before the step).
+DEFINITIONS = {"service": "/etc/firewalld/services/%s.xml", "policy": "/etc/firewalld/policies/%s.xml"}
 # Zone settings call rich rules "rules_str", policy settings "rich_rules".
 RULES_KEY = {"zone": "rules_str", "policy": "rich_rules"}
 
@@ -313,6 +326,8 @@ def write(request):
         except Exception as error:
             error.step = index
             put_back(unlinked)
+            if where is fw and fw.running and step["do"] != "reload" and step.get("layer", "permanent") == "permanent":
+                error.reloaded = forget_unwritten(fw, error, step)
             raise
     return {"done": len(request["steps"]), "reload_blocked_by": others}
 
@@ -325,6 +340,33 @@ def put_back(paths):
             os.rename(path + ".old", path)
 
 
+def forget_unwritten(fw, error, step):
+    """firewalld takes a new permanent setting into its memory before it writes the file. When
+    the write fails (an OSError inside firewalld: "[Errno 30] Read-only file system"), its memory
+    keeps what the disk lacks, checks every later definition against it and refuses a name it
+    holds. A reload reads the disk again; True when it did. A new definition that firewalld
+    could only half write (a full disk) is removed first: the reload refuses an invalid file."""
+    if not message_of(error).startswith("[Errno"):
+        return False
+    if step["do"] == "define":
+        with contextlib.suppress(OSError):
+            os.remove(DEFINITIONS[step["kind"]] % step["name"])
+    try:
+        fw.reload()
+    except Exception:  # the original error is what the caller reports
+        return False
+    return True
+
+
+def message_of(error):
+    """The error in firewalld's words; a daemon gone from the bus says so."""
+    message = error.get_dbus_message() if hasattr(error, "get_dbus_message") else str(error)
+    name = error.get_dbus_name() if hasattr(error, "get_dbus_name") else None
+    if name in GONE:
+        return "firewalld stopped during the change (D-Bus: %s)" % message
+    return message
+
+
 def state(request):
     return {"running": isinstance(connect(False), Online)}
 
@@ -334,7 +376,9 @@ def main(text):
     try:
         answer = {"state": state, "read": read, "write": write}[request["action"]](request)
     except Exception as error:  # every failure is reported to the backend
-        message = error.get_dbus_message() if hasattr(error, "get_dbus_message") else str(error)
+        message = message_of(error)
+        if getattr(error, "reloaded", False):
+            message += FORGOTTEN
         sys.stderr.write("Error: %s\n" % message)
         sys.stdout.write(json.dumps({"error": message, "step": getattr(error, "step", None)}))
         raise SystemExit(1) from error

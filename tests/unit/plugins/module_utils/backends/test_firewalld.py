@@ -26,10 +26,13 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.firewalld import FirewalldBackend
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.firewalld_config import (
+    config_path,
     owned_layer,
     parse_service_name,
     rich_rule,
     service_name,
+    service_settings,
+    service_xml,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.engine import reconcile
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Rule, rules_from_dicts
@@ -274,6 +277,87 @@ def test_a_daemon_that_stopped_after_the_plan_changes_nothing(monkeypatch, capsy
     assert touched == []
 
 
+class DBusError(Exception):
+    """What dbus-python raises: a D-Bus error name and the daemon's message."""
+
+    def __init__(self, name, message):
+        super().__init__(message)
+        self.name, self.message = name, message
+
+    def get_dbus_name(self):
+        return self.name
+
+    def get_dbus_message(self):
+        return self.message
+
+
+class Unwritable:
+    """A running daemon whose file write fails after it took the change into its memory."""
+
+    running = True
+
+    def __init__(self, error):
+        self.error = error
+        self.reloads = 0
+
+    def define(self, kind, name, settings):
+        with open(firewalld_helper.DEFINITIONS[kind] % name, "w", encoding="utf-8"):
+            pass  # firewalld opened the file, then the write failed
+        raise self.error
+
+    def get(self, layer, kind, name):
+        return {"services": []}
+
+    def put(self, layer, kind, name, settings):
+        raise self.error
+
+    def reload(self):
+        self.reloads += 1
+
+
+def write_through(monkeypatch, capsys, fw, steps):
+    monkeypatch.setattr(firewalld_helper, "connect", lambda offline: fw)
+    with pytest.raises(SystemExit):
+        firewalld_helper.main(json.dumps({"action": "write", "offline": True, "steps": steps}))
+    return json.loads(capsys.readouterr()[0])
+
+
+def test_a_permanent_write_firewalld_could_not_finish_is_forgotten_by_a_reload(monkeypatch, capsys, tmp_path):
+    """firewalld keeps an unwritten change in memory: later definitions fail until it reloads from disk."""
+    monkeypatch.setitem(firewalld_helper.DEFINITIONS, "service", str(tmp_path / "%s.xml"))
+    fw = Unwritable(DBusError("org.fedoraproject.FirewallD1.Exception", "[Errno 28] No space left on device"))
+    step = {"do": "define", "kind": "service", "name": "biostar-hardening-tcp1490", "settings": {}}
+    answer = write_through(monkeypatch, capsys, fw, [step])
+    assert answer["step"] == 0
+    assert answer["error"] == "[Errno 28] No space left on device" + firewalld_helper.FORGOTTEN
+    assert fw.reloads == 1
+    assert list(tmp_path.iterdir()) == []  # the empty file firewalld left would make the reload fail
+
+    fw = Unwritable(DBusError("org.fedoraproject.FirewallD1.Exception", "[Errno 30] Read-only file system: 'x'"))
+    edit = {"do": "edit", "layer": "permanent", "kind": "zone", "name": "public", "add": ["s"]}
+    assert write_through(monkeypatch, capsys, fw, [edit])["error"].endswith(firewalld_helper.FORGOTTEN)
+    assert fw.reloads == 1
+
+
+def test_a_change_firewalld_refuses_or_a_runtime_failure_reloads_nothing(monkeypatch, capsys):
+    for layer, message in (("permanent", "INVALID_SERVICE: x"), ("runtime", "[Errno 28] No space left on device")):
+        fw = Unwritable(DBusError("org.fedoraproject.FirewallD1.Exception", message))
+        edit = {"do": "edit", "layer": layer, "kind": "zone", "name": "public", "add": ["x"]}
+        assert write_through(monkeypatch, capsys, fw, [edit]) == {"error": message, "step": 0}
+        assert fw.reloads == 0
+
+
+def test_a_daemon_that_leaves_the_bus_during_the_write_is_named(monkeypatch, capsys):
+    words = "The name :1.41 was not provided by any .service files"
+    gone = DBusError("org.freedesktop.DBus.Error.ServiceUnknown", words)
+    edit = {"do": "edit", "layer": "runtime", "kind": "zone", "name": "public", "add": ["x"]}
+    answer = write_through(monkeypatch, capsys, Unwritable(gone), [edit, {"do": "reload"}])
+    assert answer == {
+        "error": "firewalld stopped during the change (D-Bus: %s)" % words,
+        "step": 0,
+    }
+
+
 # detect
 
 
@@ -345,6 +429,19 @@ def test_a_rule_counts_only_when_runtime_and_permanent_both_have_it():
     answer["layers"]["runtime"]["zone"]["services"].remove("biostar-hardening-tcp1471")
     snapshot = FirewalldBackend(Answers(answer), BackendOptions()).read()
     assert [r.port for r in snapshot.owned] == [1470, 1480, 51110]
+
+
+def test_read_gives_each_rule_the_purpose_its_definition_was_written_with():
+    """A restore that must define a deleted service again writes it back with the same description."""
+    answer = answer_of(load_session("firewalld", "server-again"), "read")
+    files = MemoryFiles()
+    name = "biostar-hardening-tcp1480"
+    files.write(config_path("service", name), service_xml(service_settings(OWNER, name, "BioStar <server> & co")))
+    files.write(config_path("service", "biostar-hardening-tcp1470"), "<service><description>mine</description>")
+    snapshot = FirewalldBackend(Answers(answer), BackendOptions(), files).read()
+    assert {r.port: r.purpose for r in snapshot.owned} == {1470: "", 1471: "", 1480: "BioStar <server> & co", 51110: ""}
+    changes = FirewalldBackend(Answers(), BackendOptions(), files).plan(snapshot, Target(snapshot.owned))
+    assert changes.payload is None
 
 
 def test_only_owned_names_and_the_owned_rich_rule_form_are_read_as_owned():
