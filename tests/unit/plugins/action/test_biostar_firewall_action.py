@@ -87,7 +87,9 @@ def test_linux_host_gets_one_firewall_ports_call_and_the_role_facts():
     assert args["owner"] == "biostar-hardening" and args["backend"] == "auto" and args["persist"] is True
     assert result["changed"] is True and result["backend"] == "nftables"
     assert result["biostar_firewall_module"] == module
-    assert result["ansible_facts"]["biostar_firewall_rules"] == args["rules"]
+    facts = result["ansible_facts"]["biostar_firewall_rules"]
+    assert [{k: v for k, v in rule.items() if k not in ("provenance", "reference")} for rule in facts] == args["rules"]
+    assert facts[0]["provenance"] and facts[0]["reference"]  # the fact keeps what the module does not need
     assert result["ansible_facts"]["biostar_firewall_context"]["mode"] == "direct"
     assert any("temporary use" in text for text in result["warnings"])
     assert plugin._shared_loader_obj.action_loader.asked == []
