@@ -47,7 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-from site_kit import collection, firewall, playbook, podman
+from site_kit import collection, firewall, playbook, podman, ssh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -57,13 +57,13 @@ PREFIX = "biostar-bench-"
 BACKENDS = ("nftables", "iptables", "ufw", "firewalld")
 CONNECTIONS = ("podman", "ssh")
 PLANS = ("targets", "full")
-FIREWALLD_IMAGE = "localhost/biostar-hardening-firewalld:latest"
 # Resident memory of one container, measured with `podman stats` (a systemd container
 # running firewalld and sshd: 45 MB; sleep infinity + sshd: 3 MB), with headroom.
 MEMORY_MB = {"firewalld": 80, "other": 16}
 FIREWALL_MODULES = {"biostar.hardening.firewall_ports", "biostar.hardening.win_firewall_ports"}
-# Bench-owned (foreign to the collection) rule that keeps sshd reachable through the
-# seeded default-deny; firewalld's public zone allows ssh already.
+# sshd's port in every container, and a bench-owned (foreign to the collection) rule that
+# keeps it reachable through the seeded default-deny; firewalld's public zone allows ssh already.
+SSH_PORT = 22
 SSH_ALLOW = {
     "nftables": 'nft insert rule inet filter input tcp dport 22 accept comment "bench-ssh"',
     "iptables": "iptables -I INPUT -p tcp --dport 22 -m comment --comment bench-ssh -j ACCEPT",
@@ -108,6 +108,11 @@ class Cell(NamedTuple):
 
     def label(self) -> str:
         return "%s %s %s hosts=%d rules=%d" % self
+
+    @classmethod
+    def of(cls, sample: Dict[str, Any]) -> Cell:
+        """The cell of a sample (an entry of results.json's ``samples``)."""
+        return cls(*(sample[field] for field in cls._fields))
 
 
 class Group(NamedTuple):
@@ -318,6 +323,8 @@ class Site:
         self.workdir = workdir
         self.timeout = timeout
         self.inventory = {c: os.path.join(workdir, "inventory-%s.json" % c) for c in CONNECTIONS}
+        self.key = ssh.make_key(workdir)
+        self.known = os.path.join(workdir, "known_hosts")
         collections = collection.link(os.path.join(workdir, "collections"))
         self.env: Dict[str, Dict[str, str]] = {}
         for connection in CONNECTIONS:
@@ -331,8 +338,7 @@ class Site:
             if connection == "ssh":
                 control = os.path.join(workdir, "cp")
                 os.makedirs(control, exist_ok=True)
-                settings["ANSIBLE_SSH_ARGS"] = "-o ControlMaster=auto -o ControlPersist=300s"
-                settings["ANSIBLE_SSH_CONTROL_PATH_DIR"] = control
+                settings.update(ssh.ansible_settings(control, persist=300))
             env = collection.ansible_env(collections, **settings)
             env.pop("ANSIBLE_CONFIG", None)
             self.env[connection] = env
@@ -343,41 +349,32 @@ class Site:
         with ThreadPoolExecutor(max_workers=min(len(self.names), 8)) as pool:
             for future in [pool.submit(self._start, name) for name in self.names]:
                 future.result()
+        if os.path.exists(self.known):  # an earlier fleet's containers had these names and addresses
+            os.unlink(self.known)
+        containers = [podman.Container(name) for name in self.names]
+        for container in containers:
+            ssh.known_hosts(container, SSH_PORT, self.known)
         for connection in CONNECTIONS:
             hosts = {}
-            for name in self.names:
-                host: Dict[str, Any] = {"biostar_firewall_backend": self.backend[name]}
+            for c in containers:
+                host: Dict[str, Any] = {"biostar_firewall_backend": self.backend[c.name]}
                 if connection == "ssh":
-                    host.update(ansible_host=podman.Container(name).ip, ansible_user="root")
+                    host.update(ssh.host_vars(c.ip, SSH_PORT, "root", self.key, self.known))
                 else:
                     host.update(ansible_connection="containers.podman.podman")
-                hosts[name] = host
+                hosts[c.name] = host
             common = {"ansible_python_interpreter": "/usr/bin/python3"}
-            if connection == "ssh":
-                common.update(
-                    ansible_connection="ansible.builtin.ssh",
-                    ansible_ssh_private_key_file=os.path.join(self.workdir, "id_ed25519"),
-                    ansible_ssh_common_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
-                )
             inventory = {"all": {"vars": common, "children": {"biostar_servers": {"hosts": hosts}}}}
             with open(self.inventory[connection], "w", encoding="utf-8") as handle:
                 json.dump(inventory, handle)
 
     def _start(self, name: str) -> None:
-        if self.backend[name] == "firewalld":
-            podman.start(name, image=FIREWALLD_IMAGE, command=(), systemd="always", extra=())
-        else:
-            podman.start(name)
-        container = podman.Container(name)
-        firewall.seed(container, self.backend[name])
-        with open(os.path.join(self.workdir, "id_ed25519.pub"), encoding="utf-8") as handle:
-            key = handle.read()
-        container.sh(
-            "set -e; mkdir -p -m 0700 /root/.ssh; cat >/root/.ssh/authorized_keys; chmod 0600 "
-            "/root/.ssh/authorized_keys; ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1 || ssh-keygen -A; "
-            "mkdir -p /run/sshd; /usr/sbin/sshd; %s" % SSH_ALLOW[self.backend[name]],
-            stdin=key,
-        )
+        backend = self.backend[name]
+        container = podman.start_host(name, backend)
+        firewall.seed(container, backend)
+        with open(self.key + ".pub", encoding="utf-8") as handle:
+            ssh.serve(container, handle.read(), SSH_PORT, systemd=backend == "firewalld")
+        container.sh(SSH_ALLOW[backend])
 
     def stop(self) -> None:
         podman.remove(self.names)
@@ -476,12 +473,6 @@ def first_error(run: playbook.Run) -> str:
             if result.get("failed") or result.get("unreachable"):
                 return "%s on %s: %s" % (task.get("action"), task.get("host"), str(result.get("msg", ""))[:500])
     return (run.stderr.strip() or run.stdout.strip())[-800:]
-
-
-def ssh_key(workdir: str) -> None:
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(workdir, "id_ed25519")], check=True
-    )
 
 
 class Bench:
@@ -690,7 +681,6 @@ class Bench:
     def run(self) -> None:
         workdir = tempfile.mkdtemp(prefix="biostar-bench-")
         try:
-            ssh_key(workdir)
             for site in self.plan:
                 self.site(site, workdir)
         finally:
@@ -737,11 +727,7 @@ def tables(samples: List[Dict[str, Any]]) -> str:
         lines.append(
             "| %s | %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s |"
             % (
-                s["connection"],
-                s["fleet"],
-                s["kind"],
-                s["hosts"],
-                s["rules"],
+                *Cell.of(s),
                 *_seconds(s["seconds"]),
                 ratio(median, floor),
                 "%.1f" % max(calls) if calls else "",
@@ -1069,13 +1055,9 @@ def write(bench: Bench, args: argparse.Namespace, seconds: float) -> None:
             handle.write("\n## Failed cells\n\n")
             for s in failed:
                 handle.write(
-                    "- %s %s %s hosts=%d rules=%d: %d of %d samples failed: %s\n"
+                    "- %s: %d of %d samples failed: %s\n"
                     % (
-                        s["connection"],
-                        s["fleet"],
-                        s["kind"],
-                        s["hosts"],
-                        s["rules"],
+                        Cell.of(s).label(),
                         len(s["errors"]),
                         s["planned"],
                         "; ".join(" ".join(e.split())[:400] for e in s["errors"][:3]),

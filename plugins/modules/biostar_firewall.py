@@ -250,13 +250,8 @@ options:
 extends_documentation_fragment:
 - action_common_attributes
 - action_common_attributes.flow
+- biostar.hardening.attributes
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: The firewall module predicts the change.

@@ -66,27 +66,12 @@ extends_documentation_fragment:
   - action_common_attributes
   - action_common_attributes.conn
   - action_common_attributes.flow
+  - biostar.hardening.attributes
+  - biostar.hardening.attributes.controller
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  become:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: The files are written in check mode too; they are the run's output, and show the drift.
-  connection:
-    support: none
-  delegation:
-    support: none
-    details: It runs on the controller and does not connect to any host.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
 seealso:
   - module: biostar.hardening.port_probe
   - module: biostar.hardening.firewall_ports

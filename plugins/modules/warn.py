@@ -27,26 +27,8 @@ extends_documentation_fragment:
   - action_common_attributes
   - action_common_attributes.conn
   - action_common_attributes.flow
-attributes:
-  action:
-    support: full
-  async:
-    support: none
-  become:
-    support: none
-  bypass_host_loop:
-    support: none
-  check_mode:
-    support: full
-  connection:
-    support: none
-  delegation:
-    support: none
-    details: It runs on the controller and does not connect to any host.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
+  - biostar.hardening.attributes
+  - biostar.hardening.attributes.controller
 seealso:
   - module: ansible.builtin.debug
   - module: ansible.builtin.fail

@@ -68,15 +68,10 @@ options:
     elements: dict
 extends_documentation_fragment:
   - biostar.hardening.port_rules
+  - biostar.hardening.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: Nothing is changed (the cmdlets run with C(-WhatIf)); the result predicts the real run.

@@ -22,23 +22,17 @@ must report no change. Either way the run after that is a no-op.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import shutil
 import sys
-import tempfile
-import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # part, site_kit
 
-from site_kit import collection, firewall, playbook, podman  # noqa: E402
+import part  # noqa: E402
 
 PREFIX = "biostar-rld-"
 BACKENDS = ("nftables", "iptables", "ufw", "firewalld")
-FIREWALLD_IMAGE = "localhost/biostar-hardening-firewalld:latest"
 RULES = [
     {"protocol": "tcp", "port": 1470, "peers": ["10.0.0.0/8"]},
     {"protocol": "tcp", "port": 1480},
@@ -75,22 +69,6 @@ LISTING = {
     "ufw": "ufw status verbose",
     "firewalld": "firewall-cmd --list-all; echo '--- permanent'; firewall-cmd --permanent --list-all",
 }
-PLAY = [
-    {
-        "hosts": "all",
-        "gather_facts": False,
-        "tasks": [
-            {
-                "name": "converge",
-                "biostar.hardening.firewall_ports": {
-                    "rules": "{{ rld_rules }}",
-                    "backend": "{{ rld_backend }}",
-                    "persist": "{{ rld_persist }}",
-                },
-            }
-        ],
-    }
-]
 
 
 def split(backend: str, listing: str) -> Tuple[List[str], List[str]]:
@@ -120,55 +98,21 @@ def split(backend: str, listing: str) -> Tuple[List[str], List[str]]:
     return owned, foreign
 
 
-class Site:
-    def __init__(self, backends: Sequence[str], workdir: str):
-        self.workdir = workdir
-        self.env = collection.ansible_env(collection.link(workdir), ANSIBLE_FORKS="8", ANSIBLE_HOST_KEY_CHECKING="0")
-        self.env.pop("ANSIBLE_CONFIG", None)
-        self.book = os.path.join(workdir, "reload.yml")
-        with open(self.book, "w", encoding="utf-8") as handle:
-            json.dump(PLAY, handle)
-        self.hosts: Dict[str, podman.Container] = {}
-        for backend in backends:
-            if backend == "firewalld":
-                c = podman.start(PREFIX + backend[:3], image=FIREWALLD_IMAGE, command=(), systemd="always", extra=())
-            else:
-                c = podman.start(PREFIX + backend[:3])
-            self.hosts[backend] = c
-            firewall.seed(c, backend, foreign_rule=True)
+class Site(part.Site):
+    def __init__(self, workdir: str):
+        super().__init__(workdir, "reload", ("rules", "backend", "persist"))
 
-    def converge(self, persist: bool) -> Dict[str, Dict[str, Any]]:
+    def converge_all(self, persist: bool) -> Dict[str, Dict[str, Any]]:
         """One run on every host at once; backend -> the module's result."""
-        inventory = os.path.join(self.workdir, "inventory.json")
-        hosts = {
-            c.name: {
-                "ansible_connection": "containers.podman.podman",
-                "ansible_python_interpreter": "/usr/bin/python3",
-                "rld_rules": RULES,
-                "rld_backend": b,
-                "rld_persist": persist,
-            }
-            for b, c in self.hosts.items()
-        }
-        with open(inventory, "w", encoding="utf-8") as handle:
-            json.dump({"all": {"hosts": hosts}}, handle)
-        run = playbook.run(self.book, inventory, env=self.env, timeout=300)
-        out = {}
-        for b, c in self.hosts.items():
-            found = run.module_results(c.name, "firewall_ports")
-            out[b] = found[0] if found else {"failed": True, "msg": "no result\n" + run.describe()}
-        return out
+        return self.converge({b: {"rules": RULES, "backend": b, "persist": persist} for b in self.hosts})
 
     def view(self, backend: str) -> Tuple[List[str], List[str]]:
         return split(backend, self.hosts[backend].sh(LISTING[backend]).stdout)
 
-    def stop(self) -> None:
-        podman.remove(c.name for c in self.hosts.values())
-
 
 def check(site: Site, persist: bool) -> Dict[str, Tuple[bool, str, str]]:
     """Converge, reload, converge, converge again; backend -> (passed, figure, detail)."""
-    first = site.converge(persist)
+    first = site.converge_all(persist)
     reference = {}
     unwarned = set()
     for backend, result in first.items():
@@ -185,8 +129,8 @@ def check(site: Site, persist: bool) -> Dict[str, Tuple[bool, str, str]]:
         c.sh(RELOAD[backend])
         marked[backend] += "/" + c.sh(MARK_CHECK[backend]).stdout.strip()
     reloaded = {b: site.view(b) for b in site.hosts}
-    repaired = site.converge(persist)
-    again = site.converge(persist)
+    repaired = site.converge_all(persist)
+    again = site.converge_all(persist)
     out = {}
     for backend in site.hosts:
         ref_owned, ref_foreign = reference[backend]
@@ -226,10 +170,12 @@ def check(site: Site, persist: bool) -> Dict[str, Tuple[bool, str, str]]:
     return out
 
 
-def part_reload(backends: Sequence[str], row: Callable[[str, bool, str, str], None], workdir: str) -> None:
+def part_reload(backends: Sequence[str], row: part.Row, workdir: str) -> None:
     """Rows ``row(what, passed, figure, detail)``: persist false (repaired), then true (no change)."""
-    site = Site(backends, workdir)
+    site = Site(workdir)
     try:
+        for backend in backends:
+            site.start_host(backend, PREFIX + backend[:3], backend, foreign_rule=True)
         for persist in (False, True):
             outcome = check(site, persist)
             for backend in backends:
@@ -248,28 +194,11 @@ def part_reload(backends: Sequence[str], row: Callable[[str, bool, str, str], No
                     )
                 row(what, passed, figure, detail)
     finally:
-        site.stop()
+        site.remove()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default=",".join(BACKENDS))
-    options = parser.parse_args(argv)
-    workdir = tempfile.mkdtemp(prefix="biostar-rld-")
-    began = time.monotonic()
-    failed = []
-
-    def row(what: str, passed: bool, figure: str, detail: str) -> None:
-        print("  [%s] %s: %s%s" % ("PASS" if passed else "FAIL", what, figure, (" - " + detail) if detail else ""))
-        if not passed:
-            failed.append(what)
-
-    try:
-        part_reload(options.backends.split(","), row, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print("%d failed (%.0fs)" % (len(failed), time.monotonic() - began))
-    return 1 if failed else 0
+    return part.standalone(__doc__, part_reload, BACKENDS, PREFIX, argv)
 
 
 if __name__ == "__main__":

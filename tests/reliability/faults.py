@@ -40,27 +40,23 @@ previous rules; there each family must hold exactly the previous or exactly the 
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # part, site_kit
 
-from site_kit import collection, firewall, playbook, podman, traffic  # noqa: E402
+import part  # noqa: E402
+from site_kit import podman, traffic  # noqa: E402
 
 PREFIX = "biostar-flt-"
 # firewalld runs twice: "firewalld" with the daemon running (the D-Bus path) and
 # "firewalld-offline" with it stopped (the offline code path); --backends firewalld means both.
 BACKENDS = ("nftables", "iptables", "ufw", "firewalld")
 FIREWALLD_KEYS = ("firewalld", "firewalld-offline")
-FIREWALLD_IMAGE = "localhost/biostar-hardening-firewalld:latest"
 SHORT = {"firewalld": "fwd", "firewalld-offline": "fwo"}
 FAULT_DIR = "/run/biostar-fault"
 REAL_DIR = "/usr/lib/biostar-fault"
@@ -431,68 +427,24 @@ def which_state(parts: Dict[str, str], prev: Dict[str, str], new: Dict[str, str]
 # ---------------------------------------------------------------------------------------
 # Runs
 # ---------------------------------------------------------------------------------------
-PLAY = [
-    {
-        "name": "faults",
-        "hosts": "all",
-        "gather_facts": False,
-        "tasks": [
-            {
-                "name": "converge",
-                "biostar.hardening.firewall_ports": {"rules": "{{ flt_rules }}", "backend": "{{ flt_backend }}"},
-            }
-        ],
-    }
-]
+class Site(part.Site):
+    """A host per backend key (firewalld twice: running and offline) and a peer that probes them."""
 
+    def __init__(self, workdir: str):
+        super().__init__(workdir, "faults", ("rules", "backend"))
+        self.peer = podman.Container(PREFIX + "peer")
 
-class Site:
-    def __init__(self, backends: Sequence[str], workdir: str):
-        self.workdir = workdir
-        self.env = collection.ansible_env(collection.link(workdir), ANSIBLE_FORKS="10", ANSIBLE_HOST_KEY_CHECKING="0")
-        self.book = os.path.join(workdir, "faults.yml")
-        with open(self.book, "w", encoding="utf-8") as handle:
-            json.dump(PLAY, handle)
-        self.hosts: Dict[str, podman.Container] = {}
-        self.peer = podman.start(PREFIX + "peer")
-        for backend in backends:
-            if backend in FIREWALLD_KEYS:
-                c = podman.start(PREFIX + SHORT[backend], image=FIREWALLD_IMAGE, command=(), systemd="always",
-                                 extra=())  # fmt: skip
-                self.hosts[backend] = c
-                firewall.seed(c, "firewalld", foreign_rule=True, offline=backend == "firewalld-offline")
-            else:
-                c = podman.start(PREFIX + backend[:3])
-                self.hosts[backend] = c
-                firewall.seed(c, backend, foreign_rule=True)
+    def boot(self, keys: Sequence[str]) -> None:
+        self.start(self.peer.name)
+        for key in keys:
+            c = self.start_host(key, PREFIX + SHORT.get(key, key[:3]), key.split("-")[0], foreign_rule=True,
+                                offline=key == "firewalld-offline")  # fmt: skip
             traffic.start_listener(c, tcp=[1480, 1490, 2222], udp=[51110, 51120], lifetime=1800)
-            install_wrappers(c, backend)
+            install_wrappers(c, key)
 
-    def converge(self, rules: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Dict[str, Any]]:
-        """One playbook run, the backends in parallel; backend -> the module's result."""
-        inventory = os.path.join(self.workdir, "inventory.json")
-        hosts = {
-            c.name: {
-                "ansible_connection": "containers.podman.podman",
-                "ansible_python_interpreter": "/usr/bin/python3",
-                "flt_rules": rules[b],
-                "flt_backend": b.split("-")[0],
-            }
-            for b, c in self.hosts.items()
-            if b in rules
-        }
-        with open(inventory, "w", encoding="utf-8") as handle:
-            json.dump({"all": {"hosts": hosts}}, handle)
-        run = playbook.run(self.book, inventory, env=self.env, timeout=300)
-        out = {}
-        for b, c in self.hosts.items():
-            if b in rules:
-                found = run.module_results(c.name, "firewall_ports")
-                out[b] = found[0] if found else {"failed": True, "msg": "no result\n" + run.describe()}
-        return out
-
-    def remove(self) -> None:
-        podman.remove([self.peer.name] + [c.name for c in self.hosts.values()])
+    def converge_rules(self, rules: Dict[str, List[Dict[str, Any]]]) -> Dict[str, Dict[str, Any]]:
+        """One playbook run, the backends in parallel; backend key -> the module's result."""
+        return self.converge({key: {"rules": r, "backend": key.split("-")[0]} for key, r in rules.items()})
 
 
 def install_wrappers(c: podman.Container, backend: str) -> None:
@@ -585,17 +537,15 @@ def judge_fault(
     return problems
 
 
-def part_faults(
-    backends: Sequence[str], row: Callable[[str, str, bool, str, str], None], workdir: Optional[str] = None
-) -> Tuple[int, int]:
+def part_faults(backends: Sequence[str], row: part.Row, workdir: str) -> Tuple[int, int]:
     """Run every fault on every backend; report rows through ``row``; (survived, total)."""
-    workdir = workdir or tempfile.mkdtemp(prefix="biostar-flt-")
     backends = [k for b in backends for k in (FIREWALLD_KEYS if b == "firewalld" else (b,))]
-    site = Site(backends, workdir)
+    site = Site(workdir)
     survived = total = 0
     try:
+        site.boot(backends)
         prev = {b: PREV for b in backends}
-        seeded = site.converge(prev)
+        seeded = site.converge_rules(prev)
         bad = {b: r.get("msg") for b, r in seeded.items() if r.get("failed")}
         if bad:
             raise RuntimeError("the first converge failed: %s" % bad)
@@ -609,12 +559,12 @@ def part_faults(
                 ctx[b] = {"prev": parts, "foreign": foreign(parts), "files": files(c)}
                 fired(c)
                 fault.arm(c)
-            results = site.converge({b: NEW for b in now})
+            results = site.converge_rules({b: NEW for b in now})
             problems = {b: judge_fault(f, results[b], ctx[b], site.hosts[b], site.peer) for b, f in now.items()}
             for b, fault in now.items():
                 fault.clear(site.hosts[b])
-            recovered = site.converge({b: NEW for b in now})
-            again = site.converge({b: NEW for b in now})
+            recovered = site.converge_rules({b: NEW for b in now})
+            again = site.converge_rules({b: NEW for b in now})
             for b, fault in now.items():
                 c = site.hosts[b]
                 r, a = recovered[b], again[b]
@@ -640,9 +590,9 @@ def part_faults(
                     figure = "killed; left %s" % which_state(ctx[b].get("parts", {}), ctx[b]["prev"], parts)
                     if ctx[b].get("left"):
                         figure += " and %d unused new definition files" % len(ctx[b]["left"])
-                row(b, fault.name, not problems[b], figure.replace("\n", " ").replace("|", "/"),
+                row("%s: %s" % (b, fault.name), not problems[b], figure.replace("\n", " ").replace("|", "/"),
                     "; ".join(problems[b]))  # fmt: skip
-            back = site.converge({b: PREV for b in now})
+            back = site.converge_rules({b: PREV for b in now})
             if any(r.get("failed") for r in back.values()):
                 raise RuntimeError("resetting to the previous rules failed: %s" % back)
     finally:
@@ -651,20 +601,7 @@ def part_faults(
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default=",".join(BACKENDS))
-    options = parser.parse_args(argv)
-    began = time.monotonic()
-    rows: List[Tuple[str, str, bool, str, str]] = []
-
-    def row(backend: str, what: str, passed: bool, figure: str, detail: str) -> None:
-        rows.append((backend, what, passed, figure, detail))
-        print("  [%s] %s, %s: %s%s" % ("PASS" if passed else "FAIL", what, backend, figure,
-                                       " - " + detail if detail else ""), flush=True)  # fmt: skip
-
-    survived, total = part_faults(options.backends.split(","), row)
-    print("%d of %d faults survived (%.0fs)" % (survived, total, time.monotonic() - began))
-    return 0 if survived == total else 1
+    return part.standalone(__doc__, part_faults, BACKENDS, PREFIX, argv)
 
 
 if __name__ == "__main__":

@@ -26,23 +26,19 @@ Also run by ``tests/reliability/run.py --parts lockout``. Real sshd, real SSH, r
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
-import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # part, site_kit
 
+import part  # noqa: E402
 from site_kit import collection, firewall, playbook, podman, ssh  # noqa: E402
 
 PREFIX = "biostar-lko-"
 BACKENDS = ("nftables", "iptables", "ufw", "firewalld")
-FIREWALLD_IMAGE = "localhost/biostar-hardening-firewalld:latest"
 # 22 is the default and 2222 the suite's foreign rule; nothing in the images uses 2200.
 SSH_PORT = 2200
 USER = "relop"
@@ -320,12 +316,13 @@ class Site:
         )
         self.env.pop("ANSIBLE_CONFIG", None)
         self.hosts: Dict[str, podman.Container] = {}
+
+    def start(self) -> None:
         with open(self.key + ".pub", encoding="utf-8") as handle:
             public = handle.read()
         for backend in self.backends:
-            name = PREFIX + backend[:3]
+            c = self.hosts[backend] = podman.start_host(PREFIX + backend[:3], backend)
             if backend == "firewalld":
-                c = podman.start(name, image=FIREWALLD_IMAGE, command=(), systemd="always", extra=())
                 # firewalld starts at boot and would refuse the first login on 2200: stop it
                 # (bounded wait for it first); the seed starts it over the session.
                 c.sh(
@@ -333,9 +330,6 @@ class Site:
                     " sleep 1; done; systemctl stop firewalld",
                     timeout=60,
                 )
-            else:
-                c = podman.start(name)
-            self.hosts[backend] = c
             ssh.serve(c, public, SSH_PORT, USER, ROOT_PASSWORD, systemd=backend == "firewalld")
             ssh.known_hosts(c, SSH_PORT, self.known)
 
@@ -376,7 +370,7 @@ class Site:
             return json.load(handle), run
 
     def stop(self) -> None:
-        podman.remove(c.name for c in self.hosts.values())
+        podman.remove(PREFIX + backend[:3] for backend in self.backends)
 
 
 # ---------------------------------------------------------------------------------------
@@ -517,10 +511,11 @@ def judge(backend: str, log: List[Dict[str, Any]]) -> List[Tuple[str, bool, str,
     return rows
 
 
-def part_lockout(backends: Sequence[str], row: Callable[[str, bool, str, str], None], workdir: str) -> Tuple[int, int]:
+def part_lockout(backends: Sequence[str], row: part.Row, workdir: str) -> Tuple[int, int]:
     """Run the part; ``row(what, passed, figure, detail)`` per result; (passed, total)."""
     site = Site(backends, workdir)
     try:
+        site.start()
         logs, run = site.run()
     finally:
         site.stop()
@@ -535,37 +530,8 @@ def part_lockout(backends: Sequence[str], row: Callable[[str, bool, str, str], N
     return passed, total
 
 
-def suite_part(suite: Any) -> None:
-    """``run.py --parts lockout``: this part's rows in the suite's table (part ``lockout``)."""
-    workdir = tempfile.mkdtemp(prefix="lko-", dir="/tmp")  # short: ssh's control sockets live here
-    try:
-        passed, total = part_lockout(BACKENDS, lambda *row: suite.row("lockout", *row), workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    suite.row(
-        "lockout",
-        "the management session is never cut, on every backend",
-        passed == total,
-        "%d of %d lockout rows pass" % (passed, total),
-    )
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default=",".join(BACKENDS))
-    options = parser.parse_args(argv)
-    workdir = tempfile.mkdtemp(prefix="lko-", dir="/tmp")
-    began = time.monotonic()
-    try:
-
-        def row(what: str, ok: bool, figure: str, detail: str) -> None:
-            print("  [%s] %s: %s%s" % ("PASS" if ok else "FAIL", what, figure, (" - " + detail) if detail else ""))
-
-        passed, total = part_lockout(options.backends.split(","), row, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print("%d of %d lockout rows pass (%.0fs)" % (passed, total, time.monotonic() - began))
-    return 0 if passed == total else 1
+    return part.standalone(__doc__, part_lockout, BACKENDS, PREFIX, argv)
 
 
 if __name__ == "__main__":

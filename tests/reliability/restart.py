@@ -32,21 +32,19 @@ restart threw away the kernel's ruleset, so whatever answers afterwards was load
 
 from __future__ import annotations
 
-import argparse
 import difflib
-import json
 import os
 import re
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # part, site_kit
 
-from site_kit import collection, firewall, playbook, podman, traffic  # noqa: E402
+import part  # noqa: E402
+from site_kit import firewall, podman, traffic  # noqa: E402
 
 PREFIX = "biostar-rst-"
 BACKENDS = ("nftables", "iptables", "ufw", "firewalld")
@@ -164,42 +162,18 @@ def wait_active(c: podman.Container, backend: str, began: float) -> float:
 # ---------------------------------------------------------------------------------------
 # The site
 # ---------------------------------------------------------------------------------------
-PLAY = [
-    {
-        "name": "restart",
-        "hosts": "all",
-        "gather_facts": False,
-        "tasks": [
-            {
-                "name": "converge",
-                "biostar.hardening.firewall_ports": {
-                    "rules": "{{ rst_rules }}",
-                    "backend": "{{ rst_backend }}",
-                    "owner": "{{ rst_owner }}",
-                    "persist": "{{ rst_persist }}",
-                },
-            }
-        ],
-    }
-]
-
-
-class Site:
+class Site(part.Site):
     """One systemd-booted container per backend and an unfiltered peer that probes them."""
 
-    def __init__(self, backends: Sequence[str], workdir: str):
-        self.workdir = workdir
-        self.env = collection.ansible_env(collection.link(workdir), ANSIBLE_FORKS="10", ANSIBLE_HOST_KEY_CHECKING="0")
-        self.book = os.path.join(workdir, "restart.yml")
-        with open(self.book, "w", encoding="utf-8") as handle:
-            json.dump(PLAY, handle)
-        self.names = [PREFIX + "peer"] + [PREFIX + b[:3] for b in backends]
-        self.peer = podman.start(PREFIX + "peer")
-        self.hosts: Dict[str, podman.Container] = {}
+    def __init__(self, workdir: str):
+        super().__init__(workdir, "restart", ("rules", "backend", "owner", "persist"))
+        self.peer = podman.Container(PREFIX + "peer")
+
+    def boot(self, backends: Sequence[str]) -> None:
+        self.start(self.peer.name)
         for backend in backends:
-            self.hosts[backend] = podman.start(
-                PREFIX + backend[:3], image=IMAGE[backend], command=("/sbin/init",), systemd="always", extra=()
-            )
+            self.start(PREFIX + backend[:3], backend, image=IMAGE[backend], command=("/sbin/init",), systemd="always",
+                       extra=())  # fmt: skip
 
     def each(self, work: Callable[[str, podman.Container], Any]) -> Dict[str, Any]:
         """``work(backend, container)`` on every host at once; backend -> its return value."""
@@ -207,28 +181,10 @@ class Site:
             futures = {b: pool.submit(work, b, c) for b, c in self.hosts.items()}
             return {b: f.result() for b, f in futures.items()}
 
-    def converge(self, rules: List[Dict[str, Any]], owner: str, persist: bool) -> Dict[str, Dict[str, Any]]:
+    def converge_all(self, rules: List[Dict[str, Any]], owner: str, persist: bool) -> Dict[str, Dict[str, Any]]:
         """One playbook run over every host; backend -> the module's result."""
-        inventory = os.path.join(self.workdir, "inventory.json")
-        hosts = {
-            c.name: {
-                "ansible_connection": "containers.podman.podman",
-                "ansible_python_interpreter": "/usr/bin/python3",
-                "rst_rules": rules,
-                "rst_backend": b,
-                "rst_owner": owner,
-                "rst_persist": persist,
-            }
-            for b, c in self.hosts.items()
-        }
-        with open(inventory, "w", encoding="utf-8") as handle:
-            json.dump({"all": {"hosts": hosts}}, handle)
-        run = playbook.run(self.book, inventory, env=self.env, timeout=300)
-        out = {}
-        for b, c in self.hosts.items():
-            found = run.module_results(c.name, "firewall_ports")
-            out[b] = found[0] if found else {"failed": True, "msg": "no result\n" + run.describe()}
-        return out
+        args = {"rules": rules, "owner": owner, "persist": persist}
+        return self.converge({b: dict(args, backend=b) for b in self.hosts})
 
     def restart(self, backend: str, c: podman.Container) -> Tuple[float, float]:
         """``podman restart``: systemd shuts down and boots again. (seconds to restart, to the service active)."""
@@ -242,9 +198,6 @@ class Site:
         if init_started(fresh) <= init:
             raise podman.CommandFailed("%s: PID 1 (systemd) did not start again on podman restart" % c.name)
         return restarted, active
-
-    def remove(self) -> None:
-        podman.remove(self.names)
 
 
 def prepare(backend: str, c: podman.Container) -> float:
@@ -294,7 +247,7 @@ def judge(
     rulesets: Tuple[str, str],
     volatile: Dict[str, Any],
     rerun: Dict[str, Any],
-    row: Callable[[str, str, bool, str, str], None],
+    row: part.Row,
 ) -> bool:
     """Three rows for backend ``b``: the rules kept, the rerun a no-op, the control; all passed?"""
     problems = []
@@ -310,11 +263,11 @@ def judge(
         problems.append("the converge with persist: true reported nothing persisted")
     figure = "podman restart %.1f s, %s active %.1f s after the start; %d ports checked before and after" % (
         seen["booted"][0], SERVICE[b], seen["booted"][1], len(CHECKS))  # fmt: skip
-    row(b, "restart keeps the owned and the host's own rules (%s)" % SERVICE[b], not problems,
+    row("%s: restart keeps the owned and the host's own rules (%s)" % (b, SERVICE[b]), not problems,
         figure + ("; ruleset as before" if not problems else ""), "; ".join(problems))  # fmt: skip
 
     quiet = not rerun.get("failed") and not rerun.get("changed")
-    row(b, "the run after the restart reports no change", quiet, "changed=%s" % rerun.get("changed"),
+    row("%s: the run after the restart reports no change" % b, quiet, "changed=%s" % rerun.get("changed"),
         "" if quiet else "%s %s" % (rerun.get("msg", ""), rerun.get("actions")))  # fmt: skip
 
     if seen["before"]:
@@ -327,24 +280,22 @@ def judge(
         figure = "tcp/%d open before, closed after; persist: false ports kept" % RUNTIME_PORT
         if not warned(volatile):
             control.append("no warning that persist=false has no effect: %s" % volatile.get("warnings"))
-    row(b, what, not control, figure, "; ".join(control))
+    row("%s: %s" % (b, what), not control, figure, "; ".join(control))
     return not problems and quiet and not control
 
 
-def part_restart(
-    backends: Sequence[str], row: Callable[[str, str, bool, str, str], None], workdir: Optional[str] = None
-) -> Tuple[int, int]:
+def part_restart(backends: Sequence[str], row: part.Row, workdir: str) -> Tuple[int, int]:
     """Restart every backend's host; report rows through ``row``; (backends kept, backends)."""
-    workdir = workdir or tempfile.mkdtemp(prefix="biostar-rst-")
-    site = Site(backends, workdir)
+    site = Site(workdir)
     kept = 0
     try:
+        site.boot(backends)
         site.each(prepare)
-        first = site.converge(KEPT, "biostar-hardening", True)
+        first = site.converge_all(KEPT, "biostar-hardening", True)
         failed(first, "the converge with persist: true")
         persisted = {b: list(r.get("persisted", [])) for b, r in first.items()}
         snap_kept = site.each(lambda b, c: ruleset(c, b))
-        volatile = site.converge(VOLATILE, VOLATILE_OWNER, False)
+        volatile = site.converge_all(VOLATILE, VOLATILE_OWNER, False)
         failed(volatile, "the converge with persist: false")
         snap_all = site.each(lambda b, c: ruleset(c, b))
         site.each(lambda b, c: c.sh(RUNTIME_ONLY[b]))
@@ -355,7 +306,7 @@ def part_restart(
         site.each(lambda b, c: listen(c))
         after = site.each(lambda b, c: probe(site.peer, c, expected(b, True)))
         snap_after = site.each(lambda b, c: ruleset(c, b))
-        again = site.converge(KEPT, "biostar-hardening", True)
+        again = site.converge_all(KEPT, "biostar-hardening", True)
 
         for b in backends:
             seen = {"before": before[b][0], "after": after[b][0], "booted": booted[b], "persisted": persisted[b]}
@@ -367,32 +318,8 @@ def part_restart(
     return kept, len(backends)
 
 
-def run_in_suite(suite: Any) -> None:
-    """``tests/reliability/run.py --parts restart``: rows into the suite's table."""
-
-    def row(backend: str, what: str, passed: bool, figure: str, detail: str) -> None:
-        suite.row("restart", "%s: %s" % (backend, what), passed, figure, detail)
-
-    kept, total = part_restart(BACKENDS, row, tempfile.mkdtemp(prefix="biostar-rst-", dir=suite.workdir))
-    suite.row("restart", "every backend keeps its rules through a restart", kept == total,
-              "%d of %d backends" % (kept, total))  # fmt: skip
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default=",".join(BACKENDS))
-    options = parser.parse_args(argv)
-    began = time.monotonic()
-    rows: List[Tuple[str, str, bool, str, str]] = []
-
-    def row(backend: str, what: str, passed: bool, figure: str, detail: str) -> None:
-        rows.append((backend, what, passed, figure, detail))
-        print("  [%s] %s: %s: %s%s" % ("PASS" if passed else "FAIL", backend, what, figure,
-                                       " - " + detail if detail else ""), flush=True)  # fmt: skip
-
-    kept, total = part_restart(options.backends.split(","), row)
-    print("%d of %d backends kept their rules through a restart (%.0fs)" % (kept, total, time.monotonic() - began))
-    return 0 if kept == total and all(r[2] for r in rows) else 1
+    return part.standalone(__doc__, part_restart, BACKENDS, PREFIX, argv)
 
 
 if __name__ == "__main__":

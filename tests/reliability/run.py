@@ -29,7 +29,11 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-IMAGE = "localhost/biostar-hardening-base:latest"
+sys.path[:0] = [HERE, os.path.dirname(HERE)]  # the parts, site_kit
+
+import part  # noqa: E402
+from site_kit import collection, firewall, podman  # noqa: E402
+
 PREFIX = "biostar-rel-"
 OUTPUT = os.path.join(REPO, "tests", "output", "reliability.md")
 # The same rows as data, for scripts/reliability_section.py (the README section).
@@ -39,35 +43,6 @@ BACKENDS = ("nftables", "iptables")
 # chain (nftables), one from INPUT in each of IPv4 and IPv6 (iptables).
 JUMPS = {"nftables": 1, "iptables": 2}
 LOCK = "/run/lock/biostar-hardening-firewall.lock"
-
-# The host's own firewall before the collection runs: default-deny input and a foreign
-# rule (tcp/2222 "user-rule") that must never change. Same shape as the molecule harness.
-HOST_FIREWALL = {
-    "nftables": """nft -f - <<'EOF'
-flush ruleset
-table inet filter {
-    chain input {
-        type filter hook input priority filter; policy drop;
-        ct state established,related accept
-        iif "lo" accept
-        tcp dport 2222 accept comment "user-rule"
-    }
-    chain forward {
-        type filter hook forward priority filter; policy drop;
-    }
-}
-EOF
-rm -rf /etc/nftables.d; printf '#!/usr/sbin/nft -f\\nflush ruleset\\n' >/etc/nftables.conf""",
-    "iptables": """nft flush ruleset
-for ipt in iptables ip6tables; do
-  $ipt -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
-  $ipt -A INPUT -i lo -j ACCEPT
-  $ipt -A INPUT -p tcp --dport 2222 -m comment --comment user-rule -j ACCEPT
-  $ipt -P INPUT DROP
-  $ipt -P FORWARD DROP
-done
-mkdir -p /etc/iptables; iptables-save >/etc/iptables/rules.v4; ip6tables-save >/etc/iptables/rules.v6""",
-}
 
 # Everything a run could change on the host: the whole ruleset (nft's view, which on
 # Debian includes iptables-nft's tables), iptables-save without its date comments and
@@ -82,15 +57,9 @@ SNAPSHOT = (
 OWNED_SEED = [{"protocol": "tcp", "port": 1480, "purpose": "seed"}, {"protocol": "udp", "port": 51110}]
 
 
-def podman(*args: str, check: bool = True, data: Optional[str] = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["podman", *args], input=data, capture_output=True, text=True, check=check)
-
-
-def sh(container: str, script: str, check: bool = True) -> str:
-    proc = podman("exec", "-i", container, "sh", "-c", script, check=False)
-    if check and proc.returncode != 0:
-        raise RuntimeError("%s: %s failed (rc %d): %s" % (container, script[:60], proc.returncode, proc.stderr))
-    return proc.stdout
+def sh(container: str, script: str) -> str:
+    """Run ``script`` in the named container; it must succeed; its stdout."""
+    return podman.Container(container).sh(script).stdout
 
 
 def expand(value: Any) -> Any:
@@ -133,11 +102,7 @@ class Suite:
 
     # --- ansible ------------------------------------------------------------------------
     def env(self, collection_root: Optional[str] = None) -> Dict[str, str]:
-        root = os.path.join(self.workdir, "collections")
-        link = os.path.join(root, "ansible_collections", "biostar", "hardening")
-        if not os.path.islink(link):
-            os.makedirs(os.path.dirname(link), exist_ok=True)
-            os.symlink(REPO, link)
+        root = collection.link(os.path.join(self.workdir, "collections"))
         env = dict(os.environ)
         env.pop("ANSIBLE_CONFIG", None)
         env.update(
@@ -205,38 +170,26 @@ class Suite:
     # --- containers ---------------------------------------------------------------------
     def start(self, name: str) -> str:
         full = PREFIX + name
-        podman("rm", "-f", "-t", "0", full, check=False)
-        podman(
-            "run",
-            "-d",
-            "--init",
-            "--name",
-            full,
-            "--hostname",
-            name,
-            "--cap-add",
-            "NET_ADMIN",
-            "--cap-add",
-            "NET_RAW",
-            IMAGE,
-            "sleep",
-            "infinity",
-        )
-        self.containers.append(full)
+        self.containers.append(full)  # removed at the end, even if it fails to start
+        podman.start(full, hostname=name)
         return full
 
     def reset(self, container: str, backend: str) -> None:
-        sh(container, "nft flush ruleset; rm -rf /etc/nftables.d /etc/iptables; " + HOST_FIREWALL[backend])
+        """The host's own firewall before the collection runs (site_kit's seed, as everywhere):
+        default-deny input and a foreign rule (tcp/2222 "user-rule") that must never change."""
+        firewall.seed(podman.Container(container), backend, foreign_rule=True)
 
     def stop(self) -> None:
-        if self.keep:
-            return
-        for name in self.containers:
-            podman("rm", "-f", "-t", "0", name, check=False)
+        if not self.keep:
+            podman.remove(self.containers)
 
-    def row(self, part: str, what: str, passed: bool, figure: str, detail: str = "") -> None:
-        self.rows.append(Row(part, what, passed, figure, detail))
-        print("  [%s] %s: %s%s" % ("PASS" if passed else "FAIL", what, figure, (" - " + detail) if detail else ""))
+    def row(self, name: str, what: str, passed: bool, figure: str, detail: str = "") -> None:
+        self.rows.append(Row(name, what, passed, figure, detail))
+        part.print_row(what, passed, figure, detail)
+
+    def separate(self, name: str, function: part.Part, backends: Sequence[str], prefix: str) -> Any:
+        """A part from its own file, on its own containers; its rows in this table as part ``name``."""
+        return part.run_part(function, backends, lambda *row: self.row(name, *row), prefix)
 
 
 # ---------------------------------------------------------------------------------------
@@ -505,7 +458,7 @@ def simultaneous(suite: Suite, container: str, backend: str, hosts: Dict[str, An
     kw["elapsed"] = time.monotonic() - began
     sh(container, "rm -rf /root/.ansible/tmp/ansible-tmp-*")
     results = {}
-    for index, chunk in enumerate(part for part in text.split("=====") if part.strip()):
+    for index, chunk in enumerate(piece for piece in text.split("=====") if piece.strip()):
         try:
             results["run%d" % index] = json.loads(chunk.strip().splitlines()[-1])
         except (ValueError, IndexError):
@@ -669,9 +622,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ("badinput", lambda: part_bad_input(suite, hosts)),
             ("concurrency", lambda: part_concurrency(suite, hosts, options.rounds, baseline_root(workdir, options))),
             ("drift", lambda: part_drift(suite, hosts)),
-            ("faults", lambda: run_faults(suite)),
-            ("restart", lambda: __import__("restart").run_in_suite(suite)),
-            ("lockout", lambda: __import__("lockout").suite_part(suite)),
+            ("faults", lambda: separate_part(suite, "faults")),
+            ("restart", lambda: separate_part(suite, "restart")),
+            ("lockout", lambda: separate_part(suite, "lockout")),
         ):
             if name not in parts:
                 continue
@@ -807,28 +760,25 @@ def part_drift(suite: Suite, hosts: Dict[str, str]) -> None:
             )
     # The firewall reloaded from its own config (tests/reliability/drift_reload.py: its own
     # containers, ufw and firewalld too).
-    __import__("drift_reload").part_reload(
-        (*BACKENDS, "ufw", "firewalld"), lambda *row: suite.row("drift", *row), tempfile.mkdtemp(dir=suite.workdir)
-    )
+    import drift_reload
+
+    suite.separate("drift", drift_reload.part_reload, drift_reload.BACKENDS, drift_reload.PREFIX)
 
 
-def run_faults(suite: Suite) -> None:
-    """Part 2 (tests/reliability/faults.py): its own containers, rows into this table."""
-    import faults
+# Parts 2, 5 and 6 (faults.py, restart.py, lockout.py), on their own containers: the part's
+# function, and the row that sums its rows up with what its figure counts.
+SEPARATE = {
+    "faults": ("part_faults", "every fault on every backend survived", "%d of %d faults survived"),
+    "restart": ("part_restart", "every backend keeps its rules through a restart", "%d of %d backends"),
+    "lockout": ("part_lockout", "the management session is never cut, on every backend", "%d of %d lockout rows pass"),
+}
 
-    def row(backend: str, what: str, passed: bool, figure: str, detail: str) -> None:
-        suite.row("faults", "%s: %s" % (backend, what), passed, figure, detail)
 
-    survived, total = faults.part_faults(
-        faults.BACKENDS, row, tempfile.mkdtemp(prefix="biostar-flt-", dir=suite.workdir)
-    )
-    print("%d of %d faults survived" % (survived, total))
-    suite.row(
-        "faults",
-        "every fault on every backend survived",
-        survived == total,
-        "%d of %d faults survived" % (survived, total),
-    )
+def separate_part(suite: Suite, name: str) -> None:
+    function, what, figure = SEPARATE[name]
+    module = __import__(name)
+    good, total = suite.separate(name, getattr(module, function), module.BACKENDS, module.PREFIX)
+    suite.row(name, what, good == total, figure % (good, total))
 
 
 def report(suite: Suite) -> None:

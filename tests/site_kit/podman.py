@@ -9,6 +9,8 @@ from functools import cached_property
 from typing import Dict, Iterable, NamedTuple, Optional, Sequence
 
 BASE_IMAGE = "localhost/biostar-hardening-base:latest"
+# firewalld needs systemd and D-Bus: its own image, booted (tests/containers/build-images.sh).
+FIREWALLD_IMAGE = "localhost/biostar-hardening-firewalld:latest"
 # What firewall work in a container needs (TESTBED.md); never --privileged.
 CAPABILITIES = ("NET_ADMIN", "NET_RAW")
 
@@ -51,6 +53,14 @@ def start(
         args += ["--label", "%s=%s" % (key, value)]
     podman(*args, image, *command)
     return Container(name)
+
+
+def start_host(name: str, backend: str) -> Container:
+    """A managed host for ``backend``: for firewalld its image booted with systemd (the daemon
+    starts as on a real host), for any other backend the base image."""
+    if backend == "firewalld":
+        return start(name, image=FIREWALLD_IMAGE, command=(), systemd="always", extra=())
+    return start(name)
 
 
 def remove(names: Iterable[str]) -> None:

@@ -91,11 +91,16 @@ def serve(
     container.sh(serve_script(port, user, root_password, systemd), stdin=public_key, timeout=60)
 
 
+def known_host_name(ip: str, port: int) -> str:
+    """The name ssh looks a host key up by: ``[ip]:port``, or the bare address on port 22."""
+    return ip if port == 22 else "[%s]:%d" % (ip, port)
+
+
 def known_hosts(container: Container, port: int, path: str) -> str:
-    """Append the container's ed25519 host key for ``[ip]:port`` to ``path``; return ``path``."""
+    """Append the container's ed25519 host key for ``ip`` on ``port`` to ``path``; return ``path``."""
     key = container.sh("cat /etc/ssh/ssh_host_ed25519_key.pub").stdout.split()
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write("[%s]:%d %s %s\n" % (container.ip, port, key[0], key[1]))
+        handle.write("%s %s %s\n" % (known_host_name(container.ip, port), key[0], key[1]))
     return path
 
 

@@ -8,13 +8,14 @@ pytest tests/site_kit/tests
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import pytest
 
 sys.path.append(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from site_kit import REPO, collection, firewall, playbook, ssh
+from site_kit import REPO, collection, firewall, playbook, podman, ssh
 
 PLAY = """
 - hosts: all
@@ -138,6 +139,29 @@ def test_ssh_key_host_vars_and_new_connection(tmp_path):
     assert settings["ANSIBLE_SSH_CONTROL_PATH_DIR"] == "/tmp/cp"
 
 
+def test_ssh_known_hosts_names_the_host_as_ssh_looks_it_up(tmp_path):
+    """ssh looks a host key up as ``[ip]:port``, except on port 22: there by the bare address."""
+    with open(ssh.make_key(str(tmp_path)) + ".pub", encoding="utf-8") as handle:
+        public = handle.read()
+    kind, blob = public.split()[:2]
+
+    class Host:
+        ip = "10.88.0.5"
+
+        def sh(self, command):
+            assert command == "cat /etc/ssh/ssh_host_ed25519_key.pub"
+            return podman.Result(0, public, "")
+
+    path = str(tmp_path / "known")
+    assert ssh.known_hosts(Host(), 2200, path) == path
+    ssh.known_hosts(Host(), 22, path)
+    with open(path, encoding="utf-8") as handle:
+        assert handle.read().splitlines() == ["[10.88.0.5]:2200 %s %s" % (kind, blob), "10.88.0.5 %s %s" % (kind, blob)]
+    for name in ("[10.88.0.5]:2200", "10.88.0.5"):  # ssh's own lookup finds each under its name only
+        found = subprocess.run(["ssh-keygen", "-F", name, "-f", path], capture_output=True, text=True, check=False)
+        assert found.returncode == 0 and found.stdout.count(blob) == 1, (name, found.stdout)
+
+
 def test_ssh_new_connection_reports_a_refused_port(tmp_path):
     # Loopback only: a port nothing listens on refuses at once; the login says so.
     import socket
@@ -149,3 +173,17 @@ def test_ssh_new_connection_reports_a_refused_port(tmp_path):
     login = ssh.new_connection("127.0.0.1", port, "relop", key, str(tmp_path / "known"), timeout=2)
     assert not login.ok and login.ssh_connection == ""
     assert "refused" in login.error.lower()
+
+
+def test_start_host_boots_firewalld_with_systemd_and_others_on_the_base_image(monkeypatch):
+    calls = []
+    monkeypatch.setattr(podman, "podman", lambda *args, **kw: calls.append(args))
+    assert podman.start_host("h-fwd", "firewalld").name == "h-fwd"
+    assert podman.start_host("h-nft", "nftables").name == "h-nft"
+    removed, booted, _removed, plain = calls
+    assert removed[:2] == ("rm", "--force") and removed[-1] == "h-fwd"  # a leftover of that name goes first
+    assert booted[-1] == podman.FIREWALLD_IMAGE and "--systemd" in booted and "--init" not in booted
+    assert booted[booted.index("--systemd") + 1] == "always"
+    assert plain[-3:] == (podman.BASE_IMAGE, "sleep", "infinity") and "--init" in plain and "--systemd" not in plain
+    for args in (booted, plain):
+        assert [args[i + 1] for i, arg in enumerate(args) if arg == "--cap-add"] == ["NET_ADMIN", "NET_RAW"]

@@ -217,64 +217,67 @@ def test_editing_changes_only_owned_services_and_rules_and_keeps_everything_else
     assert fake.settings["rules_str"] == ['rule family="ipv4" source address="10.0.0.0/8" service name="ssh" accept']
 
 
-def test_a_failing_step_stops_the_helper_and_names_the_step(monkeypatch, capsys):
-    class Failing:
-        running = True
+class Failing:
+    """A running daemon that refuses the zone update."""
 
-        def define(self, kind, name, settings):
-            pass
+    running = True
 
-        def get(self, layer, kind, name):
-            return {"services": []}
+    def __init__(self):
+        self.defined = []
 
-        def put(self, layer, kind, name, settings):
-            raise ValueError("INVALID_SERVICE: biostar-hardening-tcp1470")
+    def define(self, kind, name, settings):
+        self.defined.append(name)
 
-    monkeypatch.setattr(firewalld_helper, "connect", lambda offline: Failing())
-    request = {
-        "action": "write",
-        "offline": True,
-        "steps": [
-            {"do": "define", "kind": "service", "name": "x", "settings": {}},
-            {"do": "edit", "layer": "permanent", "kind": "zone", "name": "public", "add": ["x"]},
-            {"do": "reload"},
-        ],
-    }
+    def get(self, layer, kind, name):
+        return {"services": []}
+
+    def put(self, layer, kind, name, settings):
+        raise ValueError("INVALID_SERVICE: biostar-hardening-tcp1470")
+
+
+class Stopped(Failing):
+    """A daemon that stopped after the plan was made against it."""
+
+    running = False
+
+
+DEFINE = {"do": "define", "kind": "service", "name": "x", "settings": {}}
+
+
+@pytest.mark.parametrize(
+    "fw, steps, answer, defined",
+    [
+        pytest.param(
+            Failing,
+            [
+                DEFINE,
+                {"do": "edit", "layer": "permanent", "kind": "zone", "name": "public", "add": ["x"]},
+                {"do": "reload"},
+            ],
+            {"error": "INVALID_SERVICE: biostar-hardening-tcp1470", "step": 1},
+            ["x"],
+            id="a failing step stops the helper and names the step",
+        ),
+        # Runtime steps and a reload planned against the daemon must not reach the offline code.
+        pytest.param(
+            Stopped,
+            [DEFINE, {"do": "edit", "layer": "runtime", "kind": "zone", "name": "public", "add": ["x"]}],
+            {"error": "firewalld stopped while the change was prepared; nothing was changed", "step": None},
+            [],
+            id="a daemon that stopped after the plan changes nothing",
+        ),
+    ],
+)
+def test_the_helper_stops_at_a_failure_and_says_where(monkeypatch, capsys, fw, steps, answer, defined):
+    fw = fw()
+    monkeypatch.setattr(firewalld_helper, "connect", lambda offline: fw)
     with pytest.raises(SystemExit) as leaving:
-        firewalld_helper.main(json.dumps(request))
+        firewalld_helper.main(json.dumps({"action": "write", "offline": True, "steps": steps}))
     assert leaving.value.code == 1
     out, err = capsys.readouterr()
-    assert json.loads(out) == {"error": "INVALID_SERVICE: biostar-hardening-tcp1470", "step": 1}
-    assert err == "Error: INVALID_SERVICE: biostar-hardening-tcp1470\n"
-
-
-def test_a_daemon_that_stopped_after_the_plan_changes_nothing(monkeypatch, capsys):
-    """Runtime steps and a reload planned against the daemon must not reach the offline code."""
-    touched = []
-
-    class Stopped:
-        running = False
-
-        def define(self, kind, name, settings):
-            touched.append(name)
-
-    monkeypatch.setattr(firewalld_helper, "connect", lambda offline: Stopped())
-    request = {
-        "action": "write",
-        "offline": True,
-        "steps": [
-            {"do": "define", "kind": "service", "name": "x", "settings": {}},
-            {"do": "edit", "layer": "runtime", "kind": "zone", "name": "public", "add": ["x"]},
-        ],
-    }
-    with pytest.raises(SystemExit):
-        firewalld_helper.main(json.dumps(request))
-    out, _err = capsys.readouterr()
-    assert json.loads(out) == {
-        "error": "firewalld stopped while the change was prepared; nothing was changed",
-        "step": None,
-    }
-    assert touched == []
+    assert json.loads(out) == answer
+    assert err == "Error: %s\n" % answer["error"]
+    assert fw.defined == defined
 
 
 class DBusError(Exception):
@@ -339,12 +342,14 @@ def test_a_permanent_write_firewalld_could_not_finish_is_forgotten_by_a_reload(m
     assert fw.reloads == 1
 
 
-def test_a_change_firewalld_refuses_or_a_runtime_failure_reloads_nothing(monkeypatch, capsys):
-    for layer, message in (("permanent", "INVALID_SERVICE: x"), ("runtime", "[Errno 28] No space left on device")):
-        fw = Unwritable(DBusError("org.fedoraproject.FirewallD1.Exception", message))
-        edit = {"do": "edit", "layer": layer, "kind": "zone", "name": "public", "add": ["x"]}
-        assert write_through(monkeypatch, capsys, fw, [edit]) == {"error": message, "step": 0}
-        assert fw.reloads == 0
+@pytest.mark.parametrize(
+    "layer, message", [("permanent", "INVALID_SERVICE: x"), ("runtime", "[Errno 28] No space left on device")]
+)
+def test_a_change_firewalld_refuses_or_a_runtime_failure_reloads_nothing(monkeypatch, capsys, layer, message):
+    fw = Unwritable(DBusError("org.fedoraproject.FirewallD1.Exception", message))
+    edit = {"do": "edit", "layer": layer, "kind": "zone", "name": "public", "add": ["x"]}
+    assert write_through(monkeypatch, capsys, fw, [edit]) == {"error": message, "step": 0}
+    assert fw.reloads == 0
 
 
 def test_a_daemon_that_leaves_the_bus_during_the_write_is_named(monkeypatch, capsys):
