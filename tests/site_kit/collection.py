@@ -11,6 +11,9 @@ from . import KIT, REPO
 
 RECORD_CALLBACK = "site_kit_record"
 RECORD_ENV = "SITE_KIT_RECORD"
+# "1": keep the results of failed and unreachable tasks only (what a benchmark needs:
+# recording every large result would cost the run more than a user's own callback does).
+RECORD_LEAN_ENV = "SITE_KIT_RECORD_LEAN"
 
 
 def link(root: str) -> str:

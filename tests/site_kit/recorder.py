@@ -6,6 +6,7 @@ It writes, when the play ends, one JSON object to the file named by $SITE_KIT_RE
 
 - ``tasks``: every task result as Ansible reported it (host, task, resolved action,
   status ok/failed/skipped/unreachable, the result; a loop's items in its ``results``);
+  with $SITE_KIT_RECORD_LEAN=1 an ok or skipped task keeps only ``changed`` and the module name;
 - ``counts``: module invocations per host and action as written in the task, loop items
   one each (a per-port loop of five items is five module runs on the host);
 - the role's one task (the action biostar.hardening.biostar_firewall) is recorded and
@@ -26,7 +27,7 @@ from typing import Any, Dict
 
 from ansible.plugins.callback import CallbackBase
 
-from .collection import RECORD_ENV
+from .collection import RECORD_ENV, RECORD_LEAN_ENV
 
 # Where the role's action names the firewall module it ran.
 MODULE_KEY = "biostar_firewall_module"
@@ -56,10 +57,13 @@ class Recorder(CallbackBase):
         super().__init__(*args, **kwargs)
         self.tasks: list = []
         self.counts: Dict[str, Dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.lean = os.environ.get(RECORD_LEAN_ENV) == "1"
 
     def _record(self, result: Any, status: str) -> None:
         task = _task(result)
         data = dict(_data(result))
+        if self.lean and status in ("ok", "skipped"):
+            data = {key: data[key] for key in ("changed", MODULE_KEY) if key in data}
         if status != "ok":
             # ansible-core 2.19 leaves the flag out of some results (a failed action plugin).
             data.setdefault(status, True)

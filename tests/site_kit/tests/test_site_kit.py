@@ -187,3 +187,17 @@ def test_start_host_boots_firewalld_with_systemd_and_others_on_the_base_image(mo
     assert plain[-3:] == (podman.BASE_IMAGE, "sleep", "infinity") and "--init" in plain and "--systemd" not in plain
     for args in (booted, plain):
         assert [args[i + 1] for i, arg in enumerate(args) if arg == "--cap-add"] == ["NET_ADMIN", "NET_RAW"]
+
+
+def test_a_lean_record_keeps_failures_and_counts_only(tmp_path):
+    book = tmp_path / "play.yml"
+    book.write_text(PLAY)
+    env = collection.ansible_env(ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
+    env[collection.RECORD_LEAN_ENV] = "1"
+    run = playbook.run(str(book), "localhost,", extra_vars={"ansible_connection": "local"}, env=env, timeout=120)
+    assert run.rc == 2, run.describe()
+    # The three debug tasks are recorded, without their messages (or the loop's items).
+    debug = run.module_results("localhost", "debug")
+    assert len(debug) == 3 and not [r for r in debug if "msg" in r or "results" in r], debug
+    assert run.failure_messages("localhost") == ["refused on purpose"]
+    assert run.counts() == {"localhost": {"ansible.builtin.debug": 3, "ansible.builtin.fail": 1}}
