@@ -19,26 +19,44 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     Detection,
     Runner,
 )
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import IptablesBackend
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.nftables import NftablesBackend
 
 BackendClass = Type[Backend]
-REGISTRY: Dict[str, BackendClass] = {"nftables": NftablesBackend, "iptables": IptablesBackend}
+# The backends' classes, imported on first use: a run pays the import (and, inside the
+# module's payload, the compilation) of the backends it looks at only, not of all four.
+REGISTRY: Dict[str, BackendClass] = {}
 MISSING: Dict[str, str] = {}
 
-try:
-    from ansible_collections.biostar.hardening.plugins.module_utils.backends.ufw import UfwBackend
 
-    REGISTRY["ufw"] = UfwBackend
-except ImportError as exc:  # pragma: no cover - only when the collection is incomplete
-    MISSING["ufw"] = str(exc)
+def _import(name: str) -> BackendClass:
+    # Plain import statements (not importlib with a computed name): Ansible finds the
+    # module_utils a module needs by reading its imports, so every backend still travels
+    # in the payload.
+    if name == "nftables":
+        from ansible_collections.biostar.hardening.plugins.module_utils.backends.nftables import NftablesBackend
 
-try:
+        return NftablesBackend
+    if name == "iptables":
+        from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import IptablesBackend
+
+        return IptablesBackend
+    if name == "ufw":
+        from ansible_collections.biostar.hardening.plugins.module_utils.backends.ufw import UfwBackend
+
+        return UfwBackend
     from ansible_collections.biostar.hardening.plugins.module_utils.backends.firewalld import FirewalldBackend
 
-    REGISTRY["firewalld"] = FirewalldBackend
-except ImportError as exc:  # pragma: no cover - only when the collection is incomplete
-    MISSING["firewalld"] = str(exc)
+    return FirewalldBackend
+
+
+def backend_class(name: str) -> Optional[BackendClass]:
+    """The class of backend ``name``, imported now if it was not yet; None when it cannot be."""
+    if name not in REGISTRY and name not in MISSING and name in BACKENDS:
+        try:
+            REGISTRY[name] = _import(name)
+        except ImportError as exc:  # pragma: no cover - only when the collection is incomplete
+            MISSING[name] = str(exc)
+    return REGISTRY.get(name)
+
 
 BACKENDS = ("nftables", "iptables", "ufw", "firewalld")
 AUTO_ORDER = ("firewalld", "ufw", "nftables", "iptables")
@@ -59,7 +77,7 @@ class Selection:
 
 
 def detect_one(runner: Runner, name: str) -> Detection:
-    backend = REGISTRY.get(name)
+    backend = backend_class(name)
     if backend is None:
         return Detection(name, False, False, "backend not available in this collection (%s)" % MISSING.get(name, "?"))
     try:

@@ -467,3 +467,26 @@ def test_documentation_matches_the_argument_spec():
         "diff",
     }
     assert yaml.safe_load(firewall_ports.EXAMPLES)
+
+
+def test_every_backend_travels_in_the_payload():
+    """detect imports a backend only when a run asks for it, yet Ansible still packs all four:
+    its dependency finder reads the import statements inside functions too."""
+    import datetime
+    import io
+    import zipfile
+
+    from ansible._internal._ansiballz import _builder
+    from ansible.executor import module_common
+
+    with open(firewall_ports.__file__, "rb") as handle:
+        data = handle.read()
+    packed = zipfile.ZipFile(io.BytesIO(), "w")
+    module_common.recursive_finder(
+        "firewall_ports", firewall_ports.__name__, data, packed, datetime.datetime.now(), _builder.ExtensionManager()
+    )
+    folder = "ansible_collections/biostar/hardening/plugins/module_utils/backends/"
+    packed_backends = {name[len(folder) : -3] for name in packed.namelist() if name.startswith(folder)}
+    for name in detect.BACKENDS:
+        assert name in packed_backends
+    assert {"firewalld_helper", "firewalld_config", "ufw_rules", "netfilter"} <= packed_backends

@@ -15,7 +15,7 @@ import re
 import pytest
 from recorded_runner import FIXTURES, ReplayRunner, drive, load_session, programs, recorded_outcome, session_names
 
-from ansible_collections.biostar.hardening.plugins.module_utils.backends import firewalld_helper
+from ansible_collections.biostar.hardening.plugins.module_utils.backends import firewalld_config, firewalld_helper
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
     BackendError,
     BackendOptions,
@@ -442,6 +442,28 @@ def test_read_gives_each_rule_the_purpose_its_definition_was_written_with():
     assert {r.port: r.purpose for r in snapshot.owned} == {1470: "", 1471: "", 1480: "BioStar <server> & co", 51110: ""}
     changes = FirewalldBackend(Answers(), BackendOptions(), files).plan(snapshot, Target(snapshot.owned))
     assert changes.payload is None
+
+
+def test_service_files_are_written_and_read_as_xml_sax_would():
+    """The backend's own XML escaping (it no longer imports xml.sax) writes what saxutils writes,
+    and a real XML parser reads the description and port back."""
+    from xml.dom import minidom
+    from xml.sax import saxutils
+
+    for text in ("BioStar <server> & co", "a&amp;b", "x > y < z", "plain", "", "&lt;&", "quote\"'"):
+        assert firewalld_config.escape(text) == saxutils.escape(text)
+        assert firewalld_config.unescape(saxutils.escape(text)) == text
+        assert firewalld_config.unescape(text) == saxutils.unescape(text)
+    for value in ("tcp", "udp", "1480", "1470-1471", "a<b&c>"):
+        assert firewalld_config.quoteattr(value) == saxutils.quoteattr(value)
+    name = "biostar-hardening-tcp1470_1471"
+    settings = service_settings(OWNER, name, 'BioStar <server> & "co"')
+    parsed = minidom.parseString(service_xml(settings))
+    description = parsed.getElementsByTagName("description")[0].firstChild.data
+    assert description == settings["description"]
+    port = parsed.getElementsByTagName("port")[0]
+    assert (port.getAttribute("protocol"), port.getAttribute("port")) == ("tcp", "1470-1471")
+    assert firewalld_config.purpose_of(OWNER, name, service_xml(settings)) == 'BioStar <server> & "co"'
 
 
 def test_only_owned_names_and_the_owned_rich_rule_form_are_read_as_owned():
