@@ -142,7 +142,7 @@ class IptHost:
     """What the iptables dialect knows beyond the owned state."""
 
     unusable: Dict[str, str]  # family -> why its command failed
-    saved: Dict[str, Tuple[str, Optional[str], str]]  # family -> persistence path, its text, the full dump
+    saved: Dict[str, Tuple[str, Optional[str]]]  # family -> persistence path, its text
 
 
 class IptablesBackend(NetfilterBackend):
@@ -202,7 +202,7 @@ class IptablesBackend(NetfilterBackend):
         saved = {}
         if self.options.persist:
             for family, path in persistence.iptables_layout(self.files, list(texts)).items():
-                saved[family] = (path, self.files.read(path), self.run([COMMANDS[family][0]]).stdout)
+                saved[family] = (path, self.files.read(path))
         return self._parse(texts, IptHost(unusable, saved))
 
     def _parse(self, texts: Dict[str, str], host: Optional[IptHost] = None) -> Found:
@@ -299,10 +299,12 @@ class IptablesBackend(NetfilterBackend):
     def _files(self, found: Found, state: State) -> Tuple[List[base.FileChange], List[str]]:
         """The whole ruleset as iptables-save prints it, only where a file's owned part is stale."""
         changes = []
-        for family, (path, text, dump) in sorted(found.host.saved.items()):
+        for family, (path, text) in sorted(found.host.saved.items()):
             mine = state.over(found.state).only(family)
             if mine.empty() if text is None else self._view(text, family) == self._view(mine):
                 continue
+            # The whole ruleset (every table) only when the file is written: a rerun skips it.
+            dump = self.run([COMMANDS[family][0]]).stdout
             changes.append(base.FileChange(path, self._splice(dump, mine), text))
         return changes, []
 

@@ -366,8 +366,12 @@ def rule_lines(text):
 
 def test_persist_saves_the_whole_ruleset_where_netfilter_persistent_reads_it():
     files = persistent_files("iptables_host_drop_v4.txt", "iptables_host_drop_v6.txt")
-    found, _runner = host_drop(files=files, extra=dumps("iptables_host_drop_v4.txt", "iptables_host_drop_v6.txt"))
+    found, runner = host_drop(files=files, extra=dumps("iptables_host_drop_v4.txt", "iptables_host_drop_v6.txt"))
     assert plan(found, SERVER).persist_report() == ["/etc/iptables/rules.v4", "/etc/iptables/rules.v6"]
+    assert [call[0] for call in runner.calls if call[0] in (("iptables-save",), ("ip6tables-save",))] == [
+        ("iptables-save",),
+        ("ip6tables-save",),
+    ]
     assert list(apply(found, SERVER).persisted) == ["/etc/iptables/rules.v4", "/etc/iptables/rules.v6"]
     # What iptables-save printed after the real run, as netfilter-persistent would save it.
     assert rule_lines(files.files["/etc/iptables/rules.v4"]) == rule_lines(fixture("iptables_save_full_server_v4.txt"))
@@ -376,10 +380,12 @@ def test_persist_saves_the_whole_ruleset_where_netfilter_persistent_reads_it():
 def test_persist_skips_files_whose_owned_part_is_current():
     files = persistent_files("iptables_server_v4.txt", "iptables_server_v6.txt")
     extra = dumps("iptables_server_v4.txt", "iptables_server_v6.txt")
-    found, _runner = backend("iptables_server_v4.txt", "iptables_server_v6.txt", files=files, extra=extra)
+    found, runner = backend("iptables_server_v4.txt", "iptables_server_v6.txt", files=files, extra=extra)
     assert plan(found, SERVER).persist_report() == []
     assert list(apply(found, SERVER).persisted) == []
     assert files.written == []
+    # The whole-ruleset dump is only taken for a file that is written.
+    assert [call for call in runner.calls if call[0] in extra] == []
 
 
 def test_persist_without_a_persistence_layout_warns():
