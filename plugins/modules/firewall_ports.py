@@ -377,14 +377,15 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     noted: Sequence[str] = ()  # detection's warnings, once a backend is selected
     try:
         with host_lock(params["lock_timeout"]):
+            options = BackendOptions(owner=params["owner"], zone=params["zone"], persist=params["persist"])
             try:
-                selection = select_backend(runner, params["backend"])
+                selection = select_backend(runner, params["backend"], options)
             except DetectionError as exc:
                 fail(str(exc))
             result.update(backend=selection.name, filtering=selection.filtering)
             noted = selection.warnings
-            options = BackendOptions(owner=params["owner"], zone=params["zone"], persist=params["persist"])
             backend = selection.backend(runner, options)
+            backend.seen = selection.seen
             if target.baseline is not None and not backend.supports_baseline:
                 fail(
                     "baseline: not supported with backend %s; it is supported with nftables and iptables"

@@ -243,6 +243,8 @@ class Backend:
     name = ""
     # Only backends that can own a default-deny input policy (nftables, iptables) say True.
     supports_baseline = False
+    # What ``probe`` read on the way, for the first ``read`` of this run (see ``probe``).
+    seen: Any = None
 
     def __init__(self, runner: Runner, options: BackendOptions, files: Optional[HostFiles] = None):
         self.runner = runner
@@ -252,6 +254,15 @@ class Backend:
     @classmethod
     def detect(cls, runner: Runner) -> Detection:
         raise NotImplementedError
+
+    @classmethod
+    def probe(cls, runner: Runner, options: BackendOptions) -> Tuple[Detection, Any]:
+        """Detection for a run with ``options``, and what it read that ``read`` can use (or None).
+
+        The module probes under the host lock and sets ``seen`` on the backend it builds; a
+        backend that uses it does so for its first ``read`` only (a restore reads again).
+        """
+        return cls.detect(runner), None
 
     def read(self) -> Snapshot:
         raise NotImplementedError

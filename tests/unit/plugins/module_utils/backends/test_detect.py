@@ -7,7 +7,12 @@ import sys
 import pytest
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends import detect
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import Backend, BackendError, Detection
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
+    Backend,
+    BackendError,
+    BackendOptions,
+    Detection,
+)
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import IptablesBackend
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.nftables import NftablesBackend
 
@@ -183,3 +188,31 @@ def test_missing_backend_module_is_reported(monkeypatch, registry):
     found = detect.detect_one(host(), "firewalld")
     assert not found.available
     assert "No module named firewalld" in found.detail
+
+
+def test_with_the_runs_options_the_selection_carries_what_the_chosen_backend_probed(registry):
+    calls = []
+
+    def probing(name, active):
+        class Probing(Backend):
+            @classmethod
+            def detect(cls, runner):
+                raise AssertionError("probe is used when the run's options are given")
+
+            @classmethod
+            def probe(cls, runner, options):
+                calls.append((name, options.zone))
+                return Detection(name, True, active, "probed"), "%s read" % name
+
+        return Probing
+
+    registry["firewalld"] = probing("firewalld", False)
+    registry["ufw"] = probing("ufw", True)
+    options = BackendOptions(zone="internal")
+    chosen = detect.select_backend(host(nft="nft_host_drop.json"), "auto", options)
+    assert (chosen.name, chosen.seen) == ("ufw", "ufw read")
+    assert calls == [("firewalld", "internal"), ("ufw", "internal")]
+    assert detect.select_backend(host(), "firewalld", options).seen == "firewalld read"
+    # Without options (the old call), nothing is carried.
+    registry["ufw"] = stub("ufw", True, True)
+    assert detect.select_backend(host(nft="nft_host_drop.json"), "ufw").seen is None
