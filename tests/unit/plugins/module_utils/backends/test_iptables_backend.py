@@ -400,3 +400,28 @@ def test_persist_uses_iptables_services_files_when_they_exist():
     extra = dumps("iptables_host_drop_v4.txt", "iptables_host_drop_v6.txt")
     found, _runner = host_drop(files=files, extra=extra)
     assert plan(found, SERVER).persist_report() == ["/etc/sysconfig/iptables"]
+
+
+def test_split_words_splits_every_saved_line_as_shlex_does():
+    import glob
+    import shlex
+
+    from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import split_words
+
+    lines = [
+        '-A BIOSTAR-INPUT -p tcp -m tcp --dport 1480 -m comment --comment "biostar-hardening 1a2b BioStar" -j ACCEPT',
+        '-A INPUT -m comment --comment "" -j ACCEPT',
+        '-A INPUT -m comment --comment "a"b"c d" -j ACCEPT',
+        "-A INPUT\t-s 10.0.0.0/8  -j  DROP ",
+        '-A INPUT -m comment --comment "it\'s" -j ACCEPT',  # a single quote: shlex decides
+        '-A INPUT -m comment --comment "say \\"hi\\" \\\\ there" -j ACCEPT',  # escapes: shlex decides
+    ]
+    folder = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "netfilter")
+    for path in glob.glob(os.path.join(folder, "iptables_*.txt")):
+        with open(path, encoding="utf-8") as handle:
+            lines.extend(line.strip() for line in handle if line.startswith("-A "))
+    assert len(lines) > 40
+    for line in lines:
+        assert split_words(line) == shlex.split(line), line
+    with pytest.raises(ValueError):
+        split_words('-A INPUT -m comment --comment "unclosed -j ACCEPT')
