@@ -48,6 +48,11 @@ MATRIX_VARIABLES = {
 
 LINUX_MODULE = "biostar.hardening.firewall_ports"
 WINDOWS_MODULE = "biostar.hardening.win_firewall_ports"
+# What firewall_ports uses of a rule (purpose goes into the firewall's comment). provenance
+# and reference are for people: they stay in the fact biostar_firewall_rules. Sending them
+# too would more than double the module's arguments, which ansible-core serialises into the
+# payload, and the module echoes back as its invocation in every result (37 KB for 256 rules).
+MODULE_RULE_KEYS = ("protocol", "port", "direction", "peers", "purpose")
 
 WARN_DIRECT = (
     "biostar_mode is 'direct'. Suprema describes direct mode as for temporary use only"
@@ -86,6 +91,11 @@ class Plan:
 
     def facts(self) -> Dict[str, Any]:
         return {"biostar_firewall_rules": self.rules, "biostar_firewall_context": self.context}
+
+
+def module_rules(rules: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """The rules as firewall_ports takes them: only the keys it uses."""
+    return [{key: rule[key] for key in MODULE_RULE_KEYS if key in rule} for rule in rules]
 
 
 def host_roles(group_names: Optional[Sequence[str]]) -> List[str]:
@@ -242,7 +252,7 @@ def plan(
     )
     _linux_checks(variables, kind, management, str(connection_name or "ssh"))
     args = {
-        "rules": rules,
+        "rules": module_rules(rules),
         "state": state,
         "backend": variables.get("biostar_firewall_backend"),
         "owner": variables.get("biostar_firewall_owner"),

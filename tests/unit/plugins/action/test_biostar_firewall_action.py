@@ -87,7 +87,9 @@ def test_linux_host_gets_one_firewall_ports_call_and_the_role_facts():
     assert args["owner"] == "biostar-hardening" and args["backend"] == "auto" and args["persist"] is True
     assert result["changed"] is True and result["backend"] == "nftables"
     assert result["biostar_firewall_module"] == module
-    assert result["ansible_facts"]["biostar_firewall_rules"] == args["rules"]
+    facts = result["ansible_facts"]["biostar_firewall_rules"]
+    assert [{k: v for k, v in rule.items() if k not in ("provenance", "reference")} for rule in facts] == args["rules"]
+    assert facts[0]["provenance"] and facts[0]["reference"]  # the fact keeps what the module does not need
     assert result["ansible_facts"]["biostar_firewall_context"]["mode"] == "direct"
     assert any("temporary use" in text for text in result["warnings"])
     assert plugin._shared_loader_obj.action_loader.asked == []
@@ -150,3 +152,117 @@ def test_documented_options_are_the_roles_argument_spec():
             assert sorted(documented[name]["suboptions"]) == sorted(option["options"])
     # A missing host role gets the action's clear message, not ansible-core's required check.
     assert "required" not in spec["biostar_host_role"]
+
+
+# --- the role's variables: templated only where needed, handed on in builtin types -----------
+
+
+class TaggedStr(str):
+    """Stands in for ansible-core's tagged str subclass (2.19) or unsafe text (2.16-2.18)."""
+
+
+class TaggedInt(int):
+    pass
+
+
+class TaggedDict(dict):
+    pass
+
+
+class TaggedList(list):
+    pass
+
+
+def only_builtin_types(value):
+    if isinstance(value, dict):
+        return type(value) is dict and all(only_builtin_types(k) and only_builtin_types(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value) in (list, tuple) and all(only_builtin_types(v) for v in value)
+    return type(value) in (str, int, float, bool, type(None))
+
+
+def test_builtin_copy_keeps_the_values_and_drops_the_subclasses():
+    tagged = TaggedDict(
+        rules=TaggedList(
+            [TaggedDict(protocol=TaggedStr("tcp"), port=TaggedInt(7000), peers=(TaggedStr("10.0.0.0/8"),))]
+        ),
+        ratio=1.5,
+        on=True,
+        off=None,
+    )
+    copied = biostar_firewall.builtin_copy(tagged)
+    assert copied == {"rules": [{"protocol": "tcp", "port": 7000, "peers": ("10.0.0.0/8",)}], "ratio": 1.5,
+                      "on": True, "off": None}  # fmt: skip
+    assert only_builtin_types(copied) and not only_builtin_types(tagged)
+    assert copied["on"] is True and copied["off"] is None
+
+
+def test_builtin_copy_with_a_template_test_refuses_what_the_templar_must_see():
+    def test(text):
+        return "{{" in text
+
+    needs = biostar_firewall._NEEDS_TEMPLAR
+    assert biostar_firewall.builtin_copy([{"port": "{{ p }}"}], test) is needs
+    assert biostar_firewall.builtin_copy({"{{ k }}": 1}, test) is needs
+    assert biostar_firewall.builtin_copy([object()], test) is needs  # a vaulted string, a date: the templar's
+    assert biostar_firewall.builtin_copy([{"port": 7000, "purpose": "no template"}], test) == [
+        {"port": 7000, "purpose": "no template"}
+    ]
+    unknown = object()
+    assert biostar_firewall.builtin_copy([unknown])[0] is unknown  # after templating: kept as is
+
+
+class RecordingTemplar:
+    """Renders '{{ mode }}' and records every value it was asked to template."""
+
+    def __init__(self):
+        self.asked = []
+
+    def is_possibly_template(self, value):
+        return isinstance(value, str) and "{{" in value
+
+    def template(self, value):
+        self.asked.append(value)
+        rendered = {k: ("direct" if v == "{{ mode }}" else v) for k, v in value.items()}
+        return TaggedDict((k, TaggedStr(v) if isinstance(v, str) else v) for k, v in rendered.items())
+
+
+def test_only_variables_that_may_hold_a_template_go_through_the_templar():
+    plugin = action()
+    plugin._templar = RecordingTemplar()
+    extra = TaggedList([TaggedDict(protocol=TaggedStr("tcp"), port=TaggedInt(20000 + i)) for i in range(252)])
+    task_vars = {"biostar_host_role": TaggedStr("server"), "biostar_mode": TaggedStr("{{ mode }}"),
+                 "biostar_extra_rules": extra}  # fmt: skip
+    result = plugin.run(task_vars=task_vars)
+    assert plugin._templar.asked == [{"biostar_mode": "{{ mode }}"}]
+    ((_module, args),) = plugin._execute_module.calls
+    assert result["ansible_facts"]["biostar_firewall_context"]["mode"] == "direct"
+    assert len(args["rules"]) == 1 + 252  # direct mode's one port, and every extra rule
+    assert only_builtin_types(args) and only_builtin_types(result["ansible_facts"])
+
+
+def test_the_real_templar_gives_the_same_variables_as_templating_everything():
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    trust = pytest.importorskip("ansible.template").__dict__.get("trust_as_template")
+    if trust is None:
+        pytest.skip("ansible-core before 2.19: no data tagging")
+    loader = DataLoader()
+    loaded = loader.load(
+        "biostar_host_role: server\nbiostar_allowed_sources: ['10.1.0.0/16']\n"
+        "biostar_extra_rules: [{protocol: tcp, port: 7000, purpose: plain}, {protocol: udp, port: '7001-7002'}]\n",
+        file_name="/inventory/group_vars/all.yml",
+    )
+    task_vars = dict(loaded, site_mode="direct", biostar_mode=trust("{{ site_mode }}"),
+                     biostar_port_overrides={"server_port": trust("{{ 400 + 1 }}")})  # fmt: skip
+    plugin = action()
+    plugin._templar = Templar(loader=loader, variables=task_vars)
+    names = biostar_firewall.role_argument_spec()
+    everything = biostar_firewall.builtin_copy(
+        plugin._templar.template({n: task_vars[n] for n in names if n in task_vars})
+    )
+    got = plugin._variables(names, task_vars)
+    assert got == everything and list(got) == list(everything)
+    assert got["biostar_mode"] == "direct" and got["biostar_port_overrides"] == {"server_port": 401}
+    assert only_builtin_types(got)

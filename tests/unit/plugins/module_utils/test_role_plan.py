@@ -44,13 +44,17 @@ def test_linux_server_gets_the_matrix_rules_and_one_firewall_ports_call():
     assert ports(plan.rules) == [("tcp", 1470, "inbound"), ("tcp", 1471, "inbound"), ("tcp", 1480, "inbound"),
                                  ("udp", 51110, "inbound")]  # fmt: skip
     assert plan.module_args == {
-        "rules": plan.rules,
+        "rules": [
+            {key: rule[key] for key in ("protocol", "port", "direction", "peers", "purpose")} for rule in plan.rules
+        ],
         "state": "present",
         "backend": "auto",
         "owner": "biostar-hardening",
         "persist": True,
         "baseline": False,
     }
+    # The module gets what it uses of each rule; the fact keeps the matrix's whole rule.
+    assert all(rule["provenance"] and rule["reference"] for rule in plan.rules)
     assert plan.context == {
         "platform": "linux",
         "mode": "server",
@@ -195,3 +199,15 @@ def test_in_callers_terms_maps_only_whole_option_names():
     assert role_plan.in_callers_terms("peers: x") == "biostar_allowed_sources: x"
     assert role_plan.in_callers_terms("extra_rules[1].port: x") == "biostar_extra_rules[1].port: x"
     assert role_plan.in_callers_terms("peersx: x") == "peersx: x"
+
+
+def test_module_rules_keep_the_keys_the_module_uses_and_what_an_extra_rule_lacks_stays_out():
+    rules = [
+        {"protocol": "tcp", "port": 1480, "direction": "inbound", "peers": ["10.0.0.0/8"], "purpose": "p",
+         "provenance": "documented", "reference": "KB"},
+        {"protocol": "udp", "port": "7000-7010"},
+    ]  # fmt: skip
+    assert role_plan.module_rules(rules) == [
+        {"protocol": "tcp", "port": 1480, "direction": "inbound", "peers": ["10.0.0.0/8"], "purpose": "p"},
+        {"protocol": "udp", "port": "7000-7010"},
+    ]
