@@ -62,7 +62,7 @@ PARTS: Dict[str, Dict[str, str]] = {
     "concurrency": {
         "promise": "Two runs on the same host at the same time do not mix.",
         "how": "The module holds a host-wide lock (`/run/lock/biostar-hardening-firewall.lock`) for the"
-        " whole read, plan, apply and persist sequence, whatever the owner. Runs that start together"
+        " whole detect, read, plan, apply and persist sequence, whatever the owner. Runs that start together"
         " wait for each other and end in exactly one of the requested rule sets, with one jump. A run"
         " that cannot get the lock within `lock_timeout` seconds (default 60) fails, names the lock"
         " file and changes nothing.",

@@ -264,6 +264,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     BackendError,
     BackendOptions,
     CommandResult,
+    ReusingRunner,
     Runner,
     Target,
 )
@@ -370,28 +371,34 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
     except (RuleError, LockoutError) as exc:
         fail(str(exc))
 
-    runner = ModuleRunner(module)
-    try:
-        selection = select_backend(runner, params["backend"])
-    except DetectionError as exc:
-        fail(str(exc))
-    result.update(backend=selection.name, filtering=selection.filtering)
-    backend = selection.backend(
-        runner, BackendOptions(owner=params["owner"], zone=params["zone"], persist=params["persist"])
-    )
-    if target.baseline is not None and not backend.supports_baseline:
-        fail("baseline: not supported with backend %s; it is supported with nftables and iptables" % selection.name)
-
+    # One lock from detection to persistence: what detection listed is what the backend
+    # reads (ReusingRunner answers the repeated listing), and no other run changes it between.
+    runner = ReusingRunner(ModuleRunner(module))
+    noted: Sequence[str] = ()  # detection's warnings, once a backend is selected
     try:
         with host_lock(params["lock_timeout"]):
+            options = BackendOptions(owner=params["owner"], zone=params["zone"], persist=params["persist"])
+            try:
+                selection = select_backend(runner, params["backend"], options)
+            except DetectionError as exc:
+                fail(str(exc))
+            result.update(backend=selection.name, filtering=selection.filtering)
+            noted = selection.warnings
+            backend = selection.backend(runner, options)
+            backend.seen = selection.seen
+            if target.baseline is not None and not backend.supports_baseline:
+                fail(
+                    "baseline: not supported with backend %s; it is supported with nftables and iptables"
+                    % selection.name
+                )
             outcome = reconcile(backend, target, session, module.check_mode)
     except (HostLockError, LockoutError) as exc:
-        fail(str(exc), selection.warnings)
+        fail(str(exc), noted)
     except ReconcileError as exc:
         result.update(rules=rule_dicts(exc.rules_in_place))
-        fail(str(exc), selection.warnings, stderr=exc.stderr, cmd=exc.command, step=exc.step)
+        fail(str(exc), noted, stderr=exc.stderr, cmd=exc.command, step=exc.step)
     except BackendError as exc:
-        fail(str(exc), selection.warnings, stderr=exc.stderr, cmd=exc.command)
+        fail(str(exc), noted, stderr=exc.stderr, cmd=exc.command)
     for message in selection.warnings + outcome.warnings:
         module.warn(message)
     result.update(

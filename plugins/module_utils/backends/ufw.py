@@ -72,6 +72,9 @@ RULES_FILES = {"ipv4": "/etc/ufw/user.rules", "ipv6": "/etc/ufw/user6.rules"}
 DEFAULTS_FILE = "/etc/default/ufw"
 CONF_FILE = "/etc/ufw/ufw.conf"
 RESTORE = {"ipv4": "iptables-restore", "ipv6": "ip6tables-restore"}
+# What `ufw status` checks to say "active": these chains exist in the kernel.
+USER_CHAINS = ("ufw-user-input", "ufw-user-output", "ufw-user-forward")
+LISTING = ("iptables-save", "-t", "filter")
 KEY_PATTERN = re.compile(r"^[0-9a-f]{8}$")
 PERSIST_IGNORED = "persist=false has no effect on ufw: ufw writes its rule files on every change"
 
@@ -218,13 +221,19 @@ class UfwBackend(Backend):
         path = runner.which("ufw")
         if not path:
             return Detection(cls.name, False, False, "ufw is not installed (no ufw command)")
-        result = runner.run([path, "status"])
-        if result.rc != 0:
+        # `ufw status` says "active" when ufw's user chains are loaded in the kernel (it lists
+        # ufw-user-input, -output and -forward, in that order, and stops at the first missing).
+        # One iptables-save shows the same, without ufw's own Python start and its iptables runs.
+        listed = runner.run(list(LISTING))
+        if listed.rc != 0:
             return Detection(
-                cls.name, False, False, "ufw status failed: %s" % (result.stderr.strip() or result.stdout.strip())
+                cls.name,
+                False,
+                False,
+                "%s failed: %s" % (" ".join(LISTING), listed.stderr.strip() or listed.stdout.strip()),
             )
-        first = result.stdout.strip().splitlines()[0] if result.stdout.strip() else ""
-        if first.strip() == "Status: active":
+        declared = {line[1:].split()[0] for line in listed.stdout.splitlines() if line.startswith(":") and line[1:]}
+        if all(chain in declared for chain in USER_CHAINS):
             return Detection(cls.name, True, True, "ufw is active")
         return Detection(
             cls.name,

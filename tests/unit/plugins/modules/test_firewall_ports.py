@@ -211,7 +211,8 @@ def test_a_run_waits_for_the_host_lock_and_fails_clearly_when_it_stays_taken(hos
     assert result.failed
     assert "lock_timeout=0" in result.result["msg"]
     assert str(tmp_path / host_lock.LOCK_NAME) in result.result["msg"]
-    assert host.runner.writes() == []
+    # The lock comes before detection: what detection lists is what the run then reads.
+    assert host.runner.calls == []
     assert host.files.written == []
     # Released: the same run now goes through.
     assert not run({"rules": SERVER, "lock_timeout": 0}).failed
@@ -228,6 +229,8 @@ def test_second_run_changes_and_writes_nothing(host):
     assert short(out["rules"]) == ["tcp/1470", "tcp/1471", "tcp/1480", "udp/51110"]
     assert host.runner.writes() == []
     assert host.files.written == []
+    # Detection's listing serves the read too: one nft process for the whole run.
+    assert [command for command, _data in host.runner.calls] == [NFT_LIST]
 
 
 def test_check_mode_predicts_the_real_run_and_touches_nothing(host):
@@ -299,6 +302,9 @@ def test_backend_failure_reports_stderr_and_persists_nothing(host):
     assert result.result["changed"] is False
     assert short(result.result["rules"]) == ["tcp/1470", "tcp/1471", "tcp/1480", "udp/51110"]
     assert host.files.written == []
+    # The restore after the failed write lists the ruleset again rather than reusing the listing.
+    # (The fake still lists the state before the write, so the restore finds nothing to put back.)
+    assert [command for command, _data in host.runner.calls] == [NFT_LIST, APPLY, NFT_LIST]
 
 
 def test_nothing_filtering_still_installs_and_says_so(host):
@@ -338,9 +344,11 @@ def test_iptables_cycle_first_and_second_run(host):
     assert any("not persisted" in w for w in host.warnings)
 
     host.runner = ipt_host("iptables_server_v4.txt", "iptables_server_v6.txt")
-    out = run({"rules": SERVER}).result
+    out = run({"rules": SERVER, "backend": "iptables"}).result
     assert (out["changed"], out["persisted"]) == (False, [])
     assert host.runner.writes() == []
+    # Detection's listings serve the read too: one iptables-save per family.
+    assert [command for command, _data in host.runner.calls] == [("iptables", "--version"), SAVE4, SAVE6]
 
 
 # -- lockout guard -------------------------------------------------------------------------
@@ -467,3 +475,26 @@ def test_documentation_matches_the_argument_spec():
         "diff",
     }
     assert yaml.safe_load(firewall_ports.EXAMPLES)
+
+
+def test_every_backend_travels_in_the_payload():
+    """detect imports a backend only when a run asks for it, yet Ansible still packs all four:
+    its dependency finder reads the import statements inside functions too."""
+    import datetime
+    import io
+    import zipfile
+
+    from ansible._internal._ansiballz import _builder
+    from ansible.executor import module_common
+
+    with open(firewall_ports.__file__, "rb") as handle:
+        data = handle.read()
+    packed = zipfile.ZipFile(io.BytesIO(), "w")
+    module_common.recursive_finder(
+        "firewall_ports", firewall_ports.__name__, data, packed, datetime.datetime.now(), _builder.ExtensionManager()
+    )
+    folder = "ansible_collections/biostar/hardening/plugins/module_utils/backends/"
+    packed_backends = {name[len(folder) : -3] for name in packed.namelist() if name.startswith(folder)}
+    for name in detect.BACKENDS:
+        assert name in packed_backends
+    assert {"firewalld_helper", "firewalld_config", "ufw_rules", "netfilter"} <= packed_backends

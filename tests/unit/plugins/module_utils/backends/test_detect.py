@@ -1,12 +1,18 @@
 """Backend selection: the auto order, the fallback when nothing filters, clear errors."""
 
 import os
+import subprocess
 import sys
 
 import pytest
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends import detect
-from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import Backend, BackendError, Detection
+from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
+    Backend,
+    BackendError,
+    BackendOptions,
+    Detection,
+)
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import IptablesBackend
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.nftables import NftablesBackend
 
@@ -56,13 +62,46 @@ def host(nft="nft_empty.json", v4="iptables_fresh_v4.txt", v6=None, binaries=Non
 
 
 def test_registry_names_every_backend_by_its_class():
-    assert detect.REGISTRY["nftables"] is NftablesBackend
-    assert detect.REGISTRY["iptables"] is IptablesBackend
+    assert detect.backend_class("nftables") is NftablesBackend
+    assert detect.backend_class("iptables") is IptablesBackend
     for name, class_name in (("ufw", "UfwBackend"), ("firewalld", "FirewalldBackend")):
-        if name in detect.REGISTRY:
-            assert detect.REGISTRY[name].__name__ == class_name
+        found = detect.backend_class(name)
+        if found is not None:
+            assert found.__name__ == class_name
         else:
             assert name in detect.MISSING
+    assert detect.backend_class("pf") is None
+
+
+def test_a_named_backend_imports_no_other_backend():
+    """Only the backend a run uses is imported (and compiled, inside the module's payload)."""
+    module = "ansible_collections.biostar.hardening.plugins.module_utils.backends."
+    code = (
+        "import sys\n"
+        "from ansible_collections.biostar.hardening.plugins.module_utils.backends import detect\n"
+        "from ansible_collections.biostar.hardening.plugins.modules import firewall_ports\n"
+        "before = {m for m in sys.modules if m.startswith(%r)}\n"
+        "detect.backend_class(sys.argv[1])\n"
+        "print(' '.join(sorted(m[len(%r):] for m in sys.modules if m.startswith(%r))))\n"
+        "print(' '.join(sorted(m[len(%r):] for m in before)))\n" % (module, module, module, module)
+    )
+    expected = {
+        "nftables": {"nftables", "netfilter", "persistence", "tags"},
+        "iptables": {"iptables", "netfilter", "persistence", "tags"},
+        "ufw": {"ufw", "ufw_rules", "tags"},
+        "firewalld": {"firewalld", "firewalld_config", "firewalld_helper"},
+    }
+    for name, modules in expected.items():
+        done = subprocess.run(
+            [sys.executable, "-c", code, name],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)),
+        )
+        after, before = (set(line.split()) for line in done.stdout.splitlines())
+        assert before == {"base", "detect"}, before
+        assert after - before == modules, (name, after - before)
 
 
 def test_firewalld_running_wins(registry):
@@ -149,3 +188,31 @@ def test_missing_backend_module_is_reported(monkeypatch, registry):
     found = detect.detect_one(host(), "firewalld")
     assert not found.available
     assert "No module named firewalld" in found.detail
+
+
+def test_with_the_runs_options_the_selection_carries_what_the_chosen_backend_probed(registry):
+    calls = []
+
+    def probing(name, active):
+        class Probing(Backend):
+            @classmethod
+            def detect(cls, runner):
+                raise AssertionError("probe is used when the run's options are given")
+
+            @classmethod
+            def probe(cls, runner, options):
+                calls.append((name, options.zone))
+                return Detection(name, True, active, "probed"), "%s read" % name
+
+        return Probing
+
+    registry["firewalld"] = probing("firewalld", False)
+    registry["ufw"] = probing("ufw", True)
+    options = BackendOptions(zone="internal")
+    chosen = detect.select_backend(host(nft="nft_host_drop.json"), "auto", options)
+    assert (chosen.name, chosen.seen) == ("ufw", "ufw read")
+    assert calls == [("firewalld", "internal"), ("ufw", "internal")]
+    assert detect.select_backend(host(), "firewalld", options).seen == "firewalld read"
+    # Without options (the old call), nothing is carried.
+    registry["ufw"] = stub("ufw", True, True)
+    assert detect.select_backend(host(nft="nft_host_drop.json"), "ufw").seen is None

@@ -15,7 +15,7 @@ import re
 import pytest
 from recorded_runner import FIXTURES, ReplayRunner, drive, load_session, programs, recorded_outcome, session_names
 
-from ansible_collections.biostar.hardening.plugins.module_utils.backends import firewalld_helper
+from ansible_collections.biostar.hardening.plugins.module_utils.backends import firewalld_config, firewalld_helper
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import (
     BackendError,
     BackendOptions,
@@ -393,6 +393,71 @@ def test_detect_stopped_daemon_without_offline_tool_is_unusable():
     assert "firewall-offline-cmd is not installed" in detection.detail
 
 
+class Scripted(Runner):
+    """Answers helper runs in order from (rc, JSON answer) pairs and keeps each request."""
+
+    def __init__(self, *answers, which=None):
+        self.answers = list(answers)
+        self.requests = []
+        self.paths = DEFAULT_PROGRAMS if which is None else which
+
+    def run(self, args, data=None):
+        self.requests.append(request_of(data))
+        rc, answer = self.answers.pop(0)
+        return CommandResult(rc, json.dumps(answer), "" if rc == 0 else answer.get("error", ""))
+
+    def which(self, name):
+        return self.paths.get(name)
+
+
+def test_probe_reads_in_the_detection_process_and_the_first_read_uses_it():
+    """A run with the daemon running starts one helper for detection and read together."""
+    session = load_session("firewalld", "server-again")
+    answer = answer_of(session, "read")
+    runner = Scripted((0, answer), (0, answer))
+    detection, seen = FirewalldBackend.probe(runner, BackendOptions())
+    assert (detection.available, detection.active, detection.detail) == (True, True, "firewalld is running")
+    # The read request as read() makes it, but without the offline fallback: a stopped daemon says so.
+    assert runner.requests == [
+        {"action": "read", "offline": False, "owner": OWNER, "policy": OWNER, "zone": None},
+    ]
+    backend = FirewalldBackend(runner, BackendOptions(), MemoryFiles())
+    backend.seen = seen
+    outcome = reconcile(backend, Target(tuple(rules_from_dicts(session["rules"]))), None, False)
+    assert outcome.changed is False
+    assert [rule.port for rule in outcome.before] == [1470, 1471, 1480, 51110]
+    assert len(runner.requests) == 1  # the read came from the probe
+    # Any later read (a restore after a failed write) asks the helper again.
+    assert [rule.port for rule in backend.read().owned] == [1470, 1471, 1480, 51110]
+    assert runner.requests[1] == {"action": "read", "offline": True, "owner": OWNER, "policy": OWNER, "zone": None}
+
+
+def test_probe_of_a_stopped_daemon_costs_one_helper_run_and_keeps_nothing():
+    runner = Scripted((0, {"running": False}))
+    detection, seen = FirewalldBackend.probe(runner, BackendOptions(zone="internal"))
+    assert (detection.available, detection.active, seen) == (True, False, None)
+    assert "firewall-offline-cmd" in detection.detail
+    assert [r["action"] for r in runner.requests] == ["read"] and runner.requests[0]["zone"] == "internal"
+    which = {k: v for k, v in DEFAULT_PROGRAMS.items() if k != "firewall-offline-cmd"}
+    detection, seen = FirewalldBackend.probe(Scripted((0, {"running": False}), which=which), BackendOptions())
+    assert (detection.available, detection.active, seen) == (False, False, None)
+    assert FirewalldBackend.detect(Scripted((0, {"running": False}), which=which)) == detection
+
+
+def test_probe_whose_read_fails_still_selects_firewalld_and_read_reports_the_failure():
+    """As before the probe: detection says running, and the read fails in firewalld's own words."""
+    failure = {"error": "INVALID_ZONE: nosuchzone", "step": None}
+    runner = Scripted((1, failure), (0, {"running": True}), (1, failure))
+    options = BackendOptions(zone="nosuchzone")
+    detection, seen = FirewalldBackend.probe(runner, options)
+    assert (detection.available, detection.active, seen) == (True, True, None)
+    assert [r["action"] for r in runner.requests] == ["read", "state"]
+    backend = FirewalldBackend(runner, options, MemoryFiles())
+    backend.seen = seen
+    with pytest.raises(BackendError, match="firewalld: read failed: INVALID_ZONE: nosuchzone"):
+        backend.read()
+
+
 # reading
 
 
@@ -447,6 +512,28 @@ def test_read_gives_each_rule_the_purpose_its_definition_was_written_with():
     assert {r.port: r.purpose for r in snapshot.owned} == {1470: "", 1471: "", 1480: "BioStar <server> & co", 51110: ""}
     changes = FirewalldBackend(Answers(), BackendOptions(), files).plan(snapshot, Target(snapshot.owned))
     assert changes.payload is None
+
+
+def test_service_files_are_written_and_read_as_xml_sax_would():
+    """The backend's own XML escaping (it no longer imports xml.sax) writes what saxutils writes,
+    and a real XML parser reads the description and port back."""
+    from xml.dom import minidom
+    from xml.sax import saxutils
+
+    for text in ("BioStar <server> & co", "a&amp;b", "x > y < z", "plain", "", "&lt;&", "quote\"'"):
+        assert firewalld_config.escape(text) == saxutils.escape(text)
+        assert firewalld_config.unescape(saxutils.escape(text)) == text
+        assert firewalld_config.unescape(text) == saxutils.unescape(text)
+    for value in ("tcp", "udp", "1480", "1470-1471", "a<b&c>"):
+        assert firewalld_config.quoteattr(value) == saxutils.quoteattr(value)
+    name = "biostar-hardening-tcp1470_1471"
+    settings = service_settings(OWNER, name, 'BioStar <server> & "co"')
+    parsed = minidom.parseString(service_xml(settings))
+    description = parsed.getElementsByTagName("description")[0].firstChild.data
+    assert description == settings["description"]
+    port = parsed.getElementsByTagName("port")[0]
+    assert (port.getAttribute("protocol"), port.getAttribute("port")) == ("tcp", "1470-1471")
+    assert firewalld_config.purpose_of(OWNER, name, service_xml(settings)) == 'BioStar <server> & "co"'
 
 
 def test_only_owned_names_and_the_owned_rich_rule_form_are_read_as_owned():

@@ -366,8 +366,12 @@ def rule_lines(text):
 
 def test_persist_saves_the_whole_ruleset_where_netfilter_persistent_reads_it():
     files = persistent_files("iptables_host_drop_v4.txt", "iptables_host_drop_v6.txt")
-    found, _runner = host_drop(files=files, extra=dumps("iptables_host_drop_v4.txt", "iptables_host_drop_v6.txt"))
+    found, runner = host_drop(files=files, extra=dumps("iptables_host_drop_v4.txt", "iptables_host_drop_v6.txt"))
     assert plan(found, SERVER).persist_report() == ["/etc/iptables/rules.v4", "/etc/iptables/rules.v6"]
+    assert [call[0] for call in runner.calls if call[0] in (("iptables-save",), ("ip6tables-save",))] == [
+        ("iptables-save",),
+        ("ip6tables-save",),
+    ]
     assert list(apply(found, SERVER).persisted) == ["/etc/iptables/rules.v4", "/etc/iptables/rules.v6"]
     # What iptables-save printed after the real run, as netfilter-persistent would save it.
     assert rule_lines(files.files["/etc/iptables/rules.v4"]) == rule_lines(fixture("iptables_save_full_server_v4.txt"))
@@ -376,10 +380,12 @@ def test_persist_saves_the_whole_ruleset_where_netfilter_persistent_reads_it():
 def test_persist_skips_files_whose_owned_part_is_current():
     files = persistent_files("iptables_server_v4.txt", "iptables_server_v6.txt")
     extra = dumps("iptables_server_v4.txt", "iptables_server_v6.txt")
-    found, _runner = backend("iptables_server_v4.txt", "iptables_server_v6.txt", files=files, extra=extra)
+    found, runner = backend("iptables_server_v4.txt", "iptables_server_v6.txt", files=files, extra=extra)
     assert plan(found, SERVER).persist_report() == []
     assert list(apply(found, SERVER).persisted) == []
     assert files.written == []
+    # The whole-ruleset dump is only taken for a file that is written.
+    assert [call for call in runner.calls if call[0] in extra] == []
 
 
 def test_persist_without_a_persistence_layout_warns():
@@ -394,3 +400,28 @@ def test_persist_uses_iptables_services_files_when_they_exist():
     extra = dumps("iptables_host_drop_v4.txt", "iptables_host_drop_v6.txt")
     found, _runner = host_drop(files=files, extra=extra)
     assert plan(found, SERVER).persist_report() == ["/etc/sysconfig/iptables"]
+
+
+def test_split_words_splits_every_saved_line_as_shlex_does():
+    import glob
+    import shlex
+
+    from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import split_words
+
+    lines = [
+        '-A BIOSTAR-INPUT -p tcp -m tcp --dport 1480 -m comment --comment "biostar-hardening 1a2b BioStar" -j ACCEPT',
+        '-A INPUT -m comment --comment "" -j ACCEPT',
+        '-A INPUT -m comment --comment "a"b"c d" -j ACCEPT',
+        "-A INPUT\t-s 10.0.0.0/8  -j  DROP ",
+        '-A INPUT -m comment --comment "it\'s" -j ACCEPT',  # a single quote: shlex decides
+        '-A INPUT -m comment --comment "say \\"hi\\" \\\\ there" -j ACCEPT',  # escapes: shlex decides
+    ]
+    folder = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "netfilter")
+    for path in glob.glob(os.path.join(folder, "iptables_*.txt")):
+        with open(path, encoding="utf-8") as handle:
+            lines.extend(line.strip() for line in handle if line.startswith("-A "))
+    assert len(lines) > 40
+    for line in lines:
+        assert split_words(line) == shlex.split(line), line
+    with pytest.raises(ValueError):
+        split_words('-A INPUT -m comment --comment "unclosed -j ACCEPT')

@@ -81,13 +81,13 @@ def replay(name, calls=None, texts=None, fail=None):
     if calls is not None:
         session["calls"] = calls
     files = FakeFiles(host(name)["before"]["files"] if texts is None else texts, fail)
-    runner = ReplayRunner(session["calls"], programs(session["calls"], {}))
+    runner = ReplayRunner(session["calls"], programs(session["calls"], {"ufw": "/usr/sbin/ufw"}))
     return session, runner, drive(on(files), runner, session), files
 
 
 def loads(commands):
-    """The iptables-restore / ip6tables-restore commands (everything but ``ufw status``)."""
-    return [c for c in commands if os.path.basename(c[0]) != "ufw"]
+    """The iptables-restore / ip6tables-restore commands (everything but detection's listing)."""
+    return [c for c in commands if list(c) != ["iptables-save", "-t", "filter"]]
 
 
 def loaded_data(session):
@@ -132,8 +132,10 @@ def test_no_run_ever_touches_policy_state_or_a_foreign_rule(name):
     session, runner, _outcome, files = replay(name)
     before = host(name)["before"]
     for command in runner.commands:
-        assert command[1:] == ["status"] or command[1:] == ["-n"], command
-        assert os.path.basename(command[0]) in ("ufw", "iptables-restore", "ip6tables-restore"), command
+        if command == ["iptables-save", "-t", "filter"]:  # detection only lists
+            continue
+        assert command[1:] == ["-n"], command
+        assert os.path.basename(command[0]) in ("iptables-restore", "ip6tables-restore"), command
     assert set(files.writes) <= {V4, V6}
     for path in (V4, V6):
         assert foreign_lines(files.texts.get(path)) == foreign_lines(before["files"][path]), path
@@ -165,11 +167,23 @@ def test_detect_without_ufw():
     assert "not installed" in detection.detail
 
 
-def test_detect_when_status_fails():
-    calls = [{"args": ["/usr/sbin/ufw", "status"], "rc": 1, "stdout": "", "stderr": "ERROR: You need to be root"}]
+def test_detect_when_the_listing_fails():
+    stderr = "iptables-save v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied"
+    calls = [{"args": ["iptables-save", "-t", "filter"], "rc": 1, "stdout": "", "stderr": stderr}]
     detection = UfwBackend.detect(ReplayRunner(calls, {"ufw": "/usr/sbin/ufw"}))
     assert detection.available is False
-    assert "You need to be root" in detection.detail
+    assert "iptables-save -t filter failed: " + stderr == detection.detail
+
+
+def test_detect_is_active_only_with_every_user_chain_that_ufw_status_looks_for():
+    """ufw status stops at the first of ufw-user-input/-output/-forward that is missing."""
+    chains = ["ufw-user-input", "ufw-user-output", "ufw-user-forward"]
+    for missing in [None, *chains]:
+        lines = ["*filter", ":INPUT DROP [0:0]", *(":%s - [0:0]" % c for c in chains if c != missing), "COMMIT"]
+        calls = [{"args": ["iptables-save", "-t", "filter"], "rc": 0, "stdout": "\n".join(lines) + "\n", "stderr": ""}]
+        detection = UfwBackend.detect(ReplayRunner(calls, {"ufw": "/usr/sbin/ufw"}))
+        assert detection.available is True
+        assert detection.active is (missing is None), missing
 
 
 # reading
