@@ -165,8 +165,10 @@ def check_removals(removed: Sequence[Rule], session: Optional[Session]) -> None:
         if carries_session(rule, session):
             raise LockoutError(
                 "refusing to remove the owned rule '%s': it carries the SSH session this task runs over "
-                "(client %s, port %d, from SSH_CONNECTION). Keep the rule in 'rules', or open port %d by "
-                "other means first." % (rule.describe(), session.client, session.port, session.port)
+                "(client %s, port %d, from SSH_CONNECTION). Keep the rule in 'rules', or run this change "
+                "over a connection that does not arrive on port %d (another port, a console): the guard "
+                "refuses it on this session even when other rules open the port."
+                % (rule.describe(), session.client, session.port, session.port)
             )
 
 

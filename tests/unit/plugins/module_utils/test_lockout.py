@@ -116,3 +116,16 @@ def test_without_sshd_among_the_ancestors_nothing_is_guessed(fake_proc, tmp_path
     for pid in (20, 15, 10):
         (tmp_path / str(pid) / "stat").write_text("%d (bash) S %d 0 0" % (pid, {20: 15, 15: 10, 10: 1}[pid]))
     assert lockout.find_ssh_connection(proc) is None
+
+
+def test_the_refusal_names_the_ways_out_that_work():
+    # Opening the port with another rule does not lift the refusal, so the message must
+    # not suggest it: the way out is keeping the rule or another connection.
+    session = lockout.Session("10.88.0.1", 2200)
+    rule = rules_from_dicts([{"protocol": "tcp", "port": 2200}])[0]
+    with pytest.raises(lockout.LockoutError) as raised:
+        lockout.check_removals([rule], session)
+    message = str(raised.value)
+    assert "Keep the rule in 'rules'" in message
+    assert "does not arrive on port 2200 (another port, a console)" in message
+    assert "by other means" not in message
