@@ -79,7 +79,7 @@ def builtin_copy(value: Any, possibly_template: Optional[Callable[[Any], bool]] 
     if isinstance(value, str):
         if possibly_template is not None and possibly_template(value):
             return _NEEDS_TEMPLAR
-        return str.__str__(value) if type(value) is not str else value
+        return str.__str__(value)  # a plain str: the same object, a subclass: its builtin copy
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):

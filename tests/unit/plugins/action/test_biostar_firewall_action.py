@@ -175,10 +175,11 @@ class TaggedList(list):
 
 def only_builtin_types(value):
     if isinstance(value, dict):
-        return type(value) is dict and all(only_builtin_types(k) and only_builtin_types(v) for k, v in value.items())
+        items = value.items()
+        return value.__class__ is dict and all(only_builtin_types(k) and only_builtin_types(v) for k, v in items)
     if isinstance(value, (list, tuple)):
-        return type(value) in (list, tuple) and all(only_builtin_types(v) for v in value)
-    return type(value) in (str, int, float, bool, type(None))
+        return value.__class__ in (list, tuple) and all(only_builtin_types(v) for v in value)
+    return value.__class__ in (str, int, float, bool, type(None))
 
 
 def test_builtin_copy_keeps_the_values_and_drops_the_subclasses():
