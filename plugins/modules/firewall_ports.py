@@ -384,8 +384,7 @@ def run_module(module: AnsibleModule) -> Dict[str, Any]:
                 fail(str(exc))
             result.update(backend=selection.name, filtering=selection.filtering)
             noted = selection.warnings
-            backend = selection.backend(runner, options)
-            backend.seen = selection.seen
+            backend = selection.build(runner, options)
             if target.baseline is not None and not backend.supports_baseline:
                 fail(
                     "baseline: not supported with backend %s; it is supported with nftables and iptables"

@@ -107,6 +107,24 @@ class Detection:
     detail: str
 
 
+# The commands without which a backend is not installed (any one of them is enough), and
+# what detection says then. detect.py asks this before it imports a backend's module, so
+# auto detection on a host without firewalld or ufw does not import (and, inside the
+# module's payload, compile) their code.
+INSTALLED_BY: Dict[str, Tuple[Tuple[str, ...], str]] = {
+    "firewalld": (("firewall-cmd", "firewall-offline-cmd"), "firewalld is not installed (no firewall-cmd)"),
+    "ufw": (("ufw",), "ufw is not installed (no ufw command)"),
+}
+
+
+def not_installed(runner: Runner, name: str) -> Optional[Detection]:
+    """The detection of backend ``name`` when none of its commands is on PATH, else None."""
+    commands, detail = INSTALLED_BY.get(name, ((), ""))
+    if commands and not any(runner.which(command) for command in commands):
+        return Detection(name, False, False, detail)
+    return None
+
+
 @dataclass(frozen=True)
 class BackendOptions:
     owner: str = "biostar-hardening"
@@ -259,7 +277,7 @@ class Backend:
     def probe(cls, runner: Runner, options: BackendOptions) -> Tuple[Detection, Any]:
         """Detection for a run with ``options``, and what it read that ``read`` can use (or None).
 
-        The module probes under the host lock and sets ``seen`` on the backend it builds; a
+        The module probes under the host lock; ``Selection.build`` hands ``seen`` to the backend; a
         backend that uses it does so for its first ``read`` only (a restore reads again).
         """
         return cls.detect(runner), None

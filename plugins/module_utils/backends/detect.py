@@ -19,6 +19,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     BackendOptions,
     Detection,
     Runner,
+    not_installed,
 )
 
 BackendClass = Type[Backend]
@@ -77,12 +78,21 @@ class Selection:
     warnings: Tuple[str, ...] = ()
     seen: Any = None  # what the selected backend's probe read (Backend.probe)
 
+    def build(self, runner: Runner, options: BackendOptions) -> Backend:
+        """The selected backend for this run, given what its probe read for its first ``read``."""
+        backend = self.backend(runner, options)
+        backend.seen = self.seen
+        return backend
+
 
 def detect_one(runner: Runner, name: str) -> Detection:
     return _probe(runner, name, None)[0]
 
 
 def _probe(runner: Runner, name: str, options: Optional[BackendOptions]) -> Tuple[Detection, Any]:
+    missing = not_installed(runner, name)
+    if missing:
+        return missing, None
     backend = backend_class(name)
     if backend is None:
         missing = "backend not available in this collection (%s)" % MISSING.get(name, "?")

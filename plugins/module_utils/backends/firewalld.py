@@ -88,6 +88,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     Runner,
     Snapshot,
     Target,
+    not_installed,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.firewalld_config import (
     Layer,
@@ -239,9 +240,10 @@ class FirewalldBackend(Backend):
 
     @classmethod
     def _detect(cls, runner: Runner, options: Optional[BackendOptions]) -> Tuple[Detection, Any]:
+        missing = not_installed(runner, cls.name)
+        if missing:
+            return missing, None
         offline_cmd = runner.which("firewall-offline-cmd")
-        if not runner.which("firewall-cmd") and not offline_cmd:
-            return Detection(cls.name, False, False, "firewalld is not installed (no firewall-cmd)"), None
         python = runner.which("python3")
         if not python:
             return Detection(cls.name, False, False, NO_PYTHON), None

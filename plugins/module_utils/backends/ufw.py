@@ -58,6 +58,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     Runner,
     Snapshot,
     Target,
+    not_installed,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.ufw_rules import (
     Block,
@@ -218,9 +219,9 @@ class UfwBackend(Backend):
 
     @classmethod
     def detect(cls, runner: Runner) -> Detection:
-        path = runner.which("ufw")
-        if not path:
-            return Detection(cls.name, False, False, "ufw is not installed (no ufw command)")
+        missing = not_installed(runner, cls.name)
+        if missing:
+            return missing
         # `ufw status` says "active" when ufw's user chains are loaded in the kernel (it lists
         # ufw-user-input, -output and -forward, in that order, and stops at the first missing).
         # One iptables-save shows the same, without ufw's own Python start and its iptables runs.

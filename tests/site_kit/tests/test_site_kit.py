@@ -201,3 +201,59 @@ def test_a_lean_record_keeps_failures_and_counts_only(tmp_path):
     assert len(debug) == 3 and not [r for r in debug if "msg" in r or "results" in r], debug
     assert run.failure_messages("localhost") == ["refused on purpose"]
     assert run.counts() == {"localhost": {"ansible.builtin.debug": 3, "ansible.builtin.fail": 1}}
+
+
+class _Host:
+    def get_name(self):
+        return "h1"
+
+
+class _Task:
+    action = resolved_action = "biostar.hardening.biostar_firewall"
+
+    def get_name(self):
+        return "Reconcile"
+
+
+class _Converting:
+    """A 2.19 callback result whose converted ``result`` must not be asked for."""
+
+    host, task = _Host(), _Task()
+
+    def __init__(self, raw):
+        self._return_data = raw
+
+    @property
+    def result(self):
+        raise AssertionError("the lean recorder converted the whole result")
+
+
+class _Old:
+    """A 2.16-2.18 callback result: private attributes only."""
+
+    def __init__(self, raw):
+        self._result, self._host, self._task = raw, _Host(), _Task()
+
+
+def test_lean_records_and_counts_read_flags_without_converting_the_result(monkeypatch):
+    from site_kit.recorder import MODULE_KEY, Recorder
+
+    monkeypatch.setenv(collection.RECORD_LEAN_ENV, "1")
+    raw = {"changed": True, MODULE_KEY: "biostar.hardening.firewall_ports", "rules": [{"port": 1}] * 256}
+    for result in (_Converting(raw), _Old(raw)):
+        recorder = Recorder()
+        recorder.v2_runner_on_ok(result)
+        assert recorder.tasks == [
+            {
+                "host": "h1",
+                "task": "Reconcile",
+                "action": "biostar.hardening.firewall_ports",
+                "status": "ok",
+                "result": {"changed": True, MODULE_KEY: "biostar.hardening.firewall_ports"},
+            }
+        ]
+        assert recorder.counts == {"h1": {"biostar.hardening.firewall_ports": 1}}
+    # A failure keeps its whole (converted) result, lean or not.
+    recorder = Recorder()
+    with pytest.raises(AssertionError, match="converted the whole result"):
+        recorder.v2_runner_on_failed(_Converting(dict(raw, failed=True, msg="no")))

@@ -409,6 +409,7 @@ def test_baseline_must_keep_the_port_of_the_current_session(host):
 def test_baseline_is_refused_by_backends_without_it(host, monkeypatch):
     monkeypatch.setitem(detect.REGISTRY, "ufw", stub("ufw", active=True))
     host.runner = nft_host("nft_empty.json")
+    host.runner.binaries.add("ufw")  # installed, so detection asks the stub
     result = run({"rules": DIRECT, "baseline": True, "management_ports": [22]})
     assert result.failed
     assert result.result["msg"].startswith("baseline: not supported with backend ufw")

@@ -1,5 +1,6 @@
 """Backend selection: the auto order, the fallback when nothing filters, clear errors."""
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from ansible_collections.biostar.hardening.plugins.module_utils.backends.base im
     BackendError,
     BackendOptions,
     Detection,
+    not_installed,
 )
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.iptables import IptablesBackend
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.nftables import NftablesBackend
@@ -46,6 +48,8 @@ def registry(monkeypatch):
     table["ufw"] = stub("ufw", True, False, "inactive")
     table["firewalld"] = stub("firewalld", False, False, "firewall-cmd not found")
     monkeypatch.setattr(detect, "REGISTRY", table)
+    # The stubs answer for themselves, installed or not (the fake host has no firewall-cmd or ufw).
+    monkeypatch.setattr(detect, "not_installed", lambda runner, name: None)
     return table
 
 
@@ -216,3 +220,58 @@ def test_with_the_runs_options_the_selection_carries_what_the_chosen_backend_pro
     # Without options (the old call), nothing is carried.
     registry["ufw"] = stub("ufw", True, True)
     assert detect.select_backend(host(nft="nft_host_drop.json"), "ufw").seen is None
+
+
+def test_the_selection_builds_its_backend_with_what_the_probe_read(registry):
+    registry["firewalld"] = stub("firewalld", True, True)
+    registry["firewalld"].probe = classmethod(lambda cls, runner, options: (cls.detect(runner), "listing"))
+    options = BackendOptions(zone="internal")
+    runner = host()
+    built = detect.select_backend(runner, "firewalld", options).build(runner, options)
+    assert (type(built), built.seen, built.options, built.runner) == (registry["firewalld"], "listing", options, runner)
+    assert detect.select_backend(runner, "firewalld").build(runner, options).seen is None
+
+
+def test_auto_detection_on_a_host_without_firewalld_or_ufw_imports_neither():
+    """Their commands are looked up first; only an installed backend's module is imported."""
+    module = "ansible_collections.biostar.hardening.plugins.module_utils.backends."
+    code = (
+        "import sys, json\n"
+        "sys.path.insert(0, %r)\n"
+        "from netfilter_fakes import FakeRunner, NFT_LIST, ok, fixture\n"
+        "from ansible_collections.biostar.hardening.plugins.module_utils.backends import detect\n"
+        "chosen = detect.select_backend(FakeRunner({NFT_LIST: ok(fixture('nft_host_drop.json'))}, binaries=['nft']))\n"
+        "print(json.dumps([chosen.name, [d.detail for d in chosen.detections],\n"
+        "    sorted(m[len(%r):] for m in sys.modules if m.startswith(%r))]))\n"
+        % (os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "netfilter"), module, module)
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)),
+    )
+    name, details, imported = json.loads(done.stdout)
+    assert name == "nftables"
+    assert details[:2] == ["firewalld is not installed (no firewall-cmd)", "ufw is not installed (no ufw command)"]
+    assert not {"firewalld", "firewalld_config", "firewalld_helper", "ufw", "ufw_rules"} & set(imported), imported
+    assert "nftables" in imported
+
+
+@pytest.mark.parametrize(
+    ("binaries", "installed"),
+    [
+        ((), {"firewalld": False, "ufw": False}),
+        (("firewall-offline-cmd",), {"firewalld": True, "ufw": False}),
+        (("firewall-cmd", "ufw"), {"firewalld": True, "ufw": True}),
+    ],
+)
+def test_not_installed_needs_one_of_the_backends_commands(binaries, installed):
+    runner = FakeRunner({}, binaries=binaries)
+    for name, expected in installed.items():
+        found = not_installed(runner, name)
+        assert (found is None) == expected, (name, binaries)
+        if found is not None:
+            assert (found.name, found.available, found.active) == (name, False, False)
+    assert not_installed(runner, "nftables") is None  # checked by its own detection, which reads too
