@@ -90,9 +90,9 @@ def detect_one(runner: Runner, name: str) -> Detection:
 
 
 def _probe(runner: Runner, name: str, options: Optional[BackendOptions]) -> Tuple[Detection, Any]:
-    missing = not_installed(runner, name)
-    if missing:
-        return missing, None
+    uninstalled = not_installed(runner, name)
+    if uninstalled:
+        return uninstalled, None
     backend = backend_class(name)
     if backend is None:
         missing = "backend not available in this collection (%s)" % MISSING.get(name, "?")
