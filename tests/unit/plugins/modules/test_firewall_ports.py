@@ -64,8 +64,10 @@ def host(monkeypatch, tmp_path):
     # Every backend reaches host files through base.LocalFiles unless given others.
     monkeypatch.setattr(base, "LocalFiles", lambda: state.files)
     monkeypatch.setattr(firewall_ports, "find_ssh_connection", lambda: state.ssh)
-    # The other firewalls are present but inactive, so auto detection reaches netfilter.
+    # The other firewalls are present but inactive, so auto detection reaches netfilter: the
+    # stubs answer for themselves, as the fake host lists neither firewall-cmd nor ufw.
     monkeypatch.setattr(detect, "REGISTRY", dict(detect.REGISTRY, ufw=stub("ufw"), firewalld=stub("firewalld")))
+    monkeypatch.setattr(detect, "not_installed", lambda runner, name: None)
 
     def exit_json(module, **result):
         raise Exited(result, False)
@@ -409,7 +411,6 @@ def test_baseline_must_keep_the_port_of_the_current_session(host):
 def test_baseline_is_refused_by_backends_without_it(host, monkeypatch):
     monkeypatch.setitem(detect.REGISTRY, "ufw", stub("ufw", active=True))
     host.runner = nft_host("nft_empty.json")
-    host.runner.binaries.add("ufw")  # installed, so detection asks the stub
     result = run({"rules": DIRECT, "baseline": True, "management_ports": [22]})
     assert result.failed
     assert result.result["msg"].startswith("baseline: not supported with backend ufw")
