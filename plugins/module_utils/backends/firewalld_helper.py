@@ -47,6 +47,10 @@ FORGOTTEN = (
 DEFINITIONS = {"service": "/etc/firewalld/services/%s.xml", "policy": "/etc/firewalld/policies/%s.xml"}
 # Zone settings call rich rules "rules_str", policy settings "rich_rules".
 RULES_KEY = {"zone": "rules_str", "policy": "rich_rules"}
+# firewalld's permanent configuration: the vendor's defaults, then the local files that replace
+# them by name. The last one must exist for the files to be read instead of asking the daemon.
+CONFIG_DIRS = ("/usr/lib/firewalld", "/etc/firewalld")
+FOLDERS = {"zone": "zones", "policy": "policies"}
 
 
 class Online:
@@ -257,14 +261,59 @@ def read(request):
             "policy": entries("policy", fw.get(layer, "policy", policy)) if policy in policies else None,
             "defined": sorted(name for name in fw.names(layer, "service") if name.startswith(prefix)),
         }
-    for kind, mine in (("zone", zone), ("policy", request.get("policy"))):
-        for name in fw.names("permanent", kind):
-            if name != mine:
-                found = entries(kind, fw.get("permanent", kind, name))
-                answer["referenced"].update(found["services"])
-                answer["referenced"].update(n for rule in found["rules"] for n in SERVICE_REF.findall(rule))
-    answer["referenced"] = sorted(answer["referenced"])
+    mine = {("zone", zone), ("policy", request.get("policy"))}
+    referenced = references_on_disk(mine)
+    answer["referenced"] = sorted(referenced if referenced is not None else references_of(fw, mine))
     return answer
+
+
+def references_of(fw, skip):
+    """The services that the permanent zones and policies other than ``skip`` name, as firewalld
+    answers: two D-Bus calls per zone or policy (about 4 ms each)."""
+    found = set()
+    for kind in ("zone", "policy"):
+        for name in fw.names("permanent", kind):
+            if (kind, name) not in skip:
+                settings = entries(kind, fw.get("permanent", kind, name))
+                found.update(settings["services"])
+                found.update(n for rule in settings["rules"] for n in SERVICE_REF.findall(rule))
+    return found
+
+
+def references_on_disk(skip):
+    """``references_of`` read from firewalld's own files, which every permanent change is
+    written to at once: a few milliseconds instead of some 40 D-Bus calls. None when the files
+    are not where firewalld keeps them by default or one of them is not well-formed XML (firewalld
+    skips such a file, so only the daemon knows what it loaded); the caller then asks the daemon.
+    Every ``service`` element counts, a zone's own and those inside rich rules."""
+    try:
+        import pyexpat
+    except ImportError:
+        return None
+    if not os.path.isdir(CONFIG_DIRS[-1]):
+        return None
+    files = {}
+    for kind, folder in FOLDERS.items():
+        for base in CONFIG_DIRS:
+            with contextlib.suppress(OSError):
+                for entry in os.listdir(os.path.join(base, folder)):
+                    if entry.endswith(".xml") and (kind, entry[:-4]) not in skip:
+                        files[(kind, entry[:-4])] = os.path.join(base, folder, entry)
+    found = set()
+
+    def start(tag, attributes):
+        if tag == "service" and attributes.get("name"):
+            found.add(attributes["name"])
+
+    for path in files.values():
+        parser = pyexpat.ParserCreate()
+        parser.StartElementHandler = start
+        try:
+            with open(path, "rb") as stream:
+                parser.ParseFile(stream)
+        except (OSError, pyexpat.ExpatError):
+            return None
+    return found
 
 
 def edit(fw, layer, kind, name, change):

@@ -101,7 +101,10 @@ def replay(name, calls=None, files=None):
     if calls is not None:
         session["calls"] = calls
     runner = HelperReplay(session["calls"], programs(session["calls"], DEFAULT_PROGRAMS))
-    runner.files = files if files is not None else MemoryFiles()
+    if files is None:
+        files = MemoryFiles()
+        files.texts.update(session.get("files", {}))
+    runner.files = files
     return session, runner, drive(with_files(runner.files), runner, session)
 
 
@@ -481,16 +484,89 @@ def test_read_answer_gives_every_reference_from_other_zones():
     assert "ssh" in answer["referenced"]
 
 
+def firewalld_dirs(tmp_path, monkeypatch, files):
+    """Vendor and local firewalld folders under tmp_path holding ``files`` ({relative path: text})."""
+    vendor, local = tmp_path / "usr-lib", tmp_path / "etc"
+    for base in (vendor, local):
+        for folder in ("zones", "policies"):
+            (base / folder).mkdir(parents=True)
+    for relative, text in files.items():
+        (tmp_path / relative).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(firewalld_helper, "CONFIG_DIRS", (str(vendor), str(local)))
+
+
+ZONE_XML = """<?xml version="1.0" encoding="utf-8"?>
+<zone>
+  <short>%s</short>
+  %s
+</zone>
+"""
+
+
+def test_references_are_read_from_the_files_local_ones_replacing_the_vendor_defaults(tmp_path, monkeypatch):
+    firewalld_dirs(
+        tmp_path,
+        monkeypatch,
+        {
+            # The vendor's internal zone is replaced by the local one: its mdns no longer counts.
+            "usr-lib/zones/internal.xml": ZONE_XML % ("Internal", '<service name="mdns"/>'),
+            "etc/zones/internal.xml": ZONE_XML % ("Internal", "<service name = 'biostar-hardening-tcp1480' />"),
+            "usr-lib/zones/work.xml": ZONE_XML % ("Work", '<service name="ssh"/>'),
+            "etc/zones/dmz.xml": ZONE_XML
+            % (
+                "DMZ",
+                '<rule family="ipv4"><source address="10.0.0.0/8"/>'
+                '<service name="biostar-hardening-tcp1470"/><accept/></rule>'
+                '<!-- <service name="commented-out"/> -->',
+            ),
+            "etc/zones/public.xml": ZONE_XML % ("Public", '<service name="biostar-hardening-udp51110"/>'),
+            "etc/zones/public.xml.old": ZONE_XML % ("Old", '<service name="stale"/>'),
+            "etc/policies/userout.xml": '<policy target="REJECT"><service name="http"/></policy>',
+            "etc/policies/biostar-hardening.xml": '<policy target="CONTINUE"><service name="own"/></policy>',
+        },
+    )
+    mine = {("zone", "public"), ("policy", "biostar-hardening")}
+    found = firewalld_helper.references_on_disk(mine)
+    assert found == {"biostar-hardening-tcp1480", "ssh", "biostar-hardening-tcp1470", "http"}
+
+
+@pytest.mark.parametrize(
+    "files, why",
+    [
+        ({"etc/zones/broken.xml": "<zone><service name='x'></zone>"}, "a file firewalld would skip"),
+        ({}, "no local folder: firewalld keeps its files elsewhere"),
+    ],
+)
+def test_references_fall_back_to_the_daemon_when_the_files_cannot_say(tmp_path, monkeypatch, files, why):
+    firewalld_dirs(tmp_path, monkeypatch, files)
+    if not files:
+        monkeypatch.setattr(firewalld_helper, "CONFIG_DIRS", (str(tmp_path / "usr-lib"), str(tmp_path / "missing")))
+    assert firewalld_helper.references_on_disk(set()) is None, why
+
+    class Daemon:
+        def names(self, layer, kind):
+            return ["public", "internal"] if kind == "zone" else ["userout"]
+
+        def get(self, layer, kind, name):
+            rules = ['rule family="ipv4" service name="biostar-hardening-tcp1470" accept'] if name == "userout" else []
+            return {"services": ["ssh"] if name == "internal" else ["biostar-hardening-tcp1480"], "rich_rules": rules}
+
+    found = firewalld_helper.references_of(Daemon(), {("zone", "public")})
+    assert found == {"ssh", "biostar-hardening-tcp1480", "biostar-hardening-tcp1470"}
+
+
 def test_read_owned_rebuilds_rules_from_services_rich_rules_and_the_policy():
+    """The purposes come back from the owned definitions' descriptions, as the recording read them."""
     _session, _runner, outcome = replay("mixed-again")
     assert outcome["changed"] is False
+    inbound, outbound = {"direction": "inbound"}, {"direction": "outbound"}
     assert outcome["before"] == [
-        {"protocol": "tcp", "port": 1480, "direction": "inbound", "peers": ["10.88.0.0/16", "2001:db8::/64"]},
-        {"protocol": "tcp", "port": 1480, "direction": "inbound", "peers": ["10.99.0.0/16"]},
-        {"protocol": "tcp", "port": "6000-6010", "direction": "inbound", "peers": []},
-        {"protocol": "udp", "port": 51110, "direction": "inbound", "peers": []},
-        {"protocol": "tcp", "port": 1470, "direction": "outbound", "peers": ["10.88.0.0/16"]},
-        {"protocol": "tcp", "port": 1480, "direction": "outbound", "peers": []},
+        dict(inbound, protocol="tcp", port=1480, peers=["10.88.0.0/16", "2001:db8::/64"], purpose="from clients"),
+        dict(inbound, protocol="tcp", port=1480, peers=["10.99.0.0/16"], purpose="other clients"),
+        dict(inbound, protocol="tcp", port="6000-6010", peers=[], purpose="a range"),
+        dict(inbound, protocol="udp", port=51110, peers=[], purpose="BioStar device search"),
+        dict(outbound, protocol="tcp", port=1470, peers=["10.88.0.0/16"], purpose="to devices"),
+        dict(outbound, protocol="tcp", port=1480, peers=[], purpose="to the server"),
     ]
 
 
