@@ -35,6 +35,11 @@ ROLE_SPEC = os.path.join(
 CONNECTION_VARIABLES = ("ansible_connection", "ansible_shell_type", "ansible_port", "ansible_ssh_port")
 
 display = Display()
+# The verbosity (-vvv) from which ansible-core's default output shows a module's invocation.
+# Below it the module's echo of its arguments (every rule again: 24 KB of a 100 KB result at
+# 256 rules) is only copied from callback to callback in the controller's main process, so the
+# result leaves it out there; the rules are in the result and in the fact anyway.
+SHOWS_INVOCATION = 3
 # libyaml's loader when PyYAML has it: the pure-Python one takes about 25 ms for the spec.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -195,6 +200,8 @@ class ActionModule(ActionBase):
                 display.warning(text)
             raise
         result.update(raw)
+        if display.verbosity < SHOWS_INVOCATION:
+            result.pop("invocation", None)
         warnings = plan.warnings + list(raw.get("warnings") or [])
         if warnings:
             result["warnings"] = warnings

@@ -24,6 +24,9 @@ description:
   or shell: WinRM, PSRP or a PowerShell shell mean Windows) and runs exactly one module:
   M(biostar.hardening.firewall_ports) on Linux, M(biostar.hardening.win_firewall_ports) on Windows.'
 - Returns that module's result, and sets the host facts C(biostar_firewall_rules) and C(biostar_firewall_context).
+  The module's C(invocation) (the arguments the action passed it, every rule included) is kept only from
+  verbosity C(-vvv), where ansible-core's default output shows it; below that it is left out, as it would
+  only add to the work of the controller's main process for every host.
 - Shows the warnings the role gives (BioStar 1 direct mode, BioStar X without TLS, a baseline asked for
   on Windows), once per run for the same text.
 - With O(biostar_host_role) unset, the host role comes from the host's BioStar inventory group (V(biostar_servers),

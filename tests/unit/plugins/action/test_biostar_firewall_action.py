@@ -46,7 +46,8 @@ class Modules:
 
     def __call__(self, module_name=None, module_args=None, task_vars=None, **kwargs):
         self.calls.append((module_name, module_args))
-        return {"changed": True, "backend": "nftables", "added": module_args["rules"], "removed": []}
+        result = {"changed": True, "backend": "nftables", "added": module_args["rules"], "removed": []}
+        return dict(result, invocation={"module_args": dict(module_args)})
 
 
 class WindowsAction:
@@ -54,7 +55,9 @@ class WindowsAction:
         self.task = task
 
     def run(self, task_vars=None):
-        return {"changed": False, "backend": "windows_firewall", "added": [], "removed": [], "args": self.task.args}
+        invocation = {"module_args": dict(self.task.args)}
+        return {"changed": False, "backend": "windows_firewall", "added": [], "removed": [], "args": self.task.args,
+                "invocation": invocation}  # fmt: skip
 
 
 class Loader:
@@ -93,6 +96,18 @@ def test_linux_host_gets_one_firewall_ports_call_and_the_role_facts():
     assert result["ansible_facts"]["biostar_firewall_context"]["mode"] == "direct"
     assert any("temporary use" in text for text in result["warnings"])
     assert plugin._shared_loader_obj.action_loader.asked == []
+
+
+@pytest.mark.parametrize("verbosity, shown", [(0, False), (2, False), (3, True), (4, True)])
+@pytest.mark.parametrize("connection", ["ssh", "winrm"])
+def test_the_modules_invocation_is_returned_only_where_the_output_shows_it(monkeypatch, verbosity, shown, connection):
+    monkeypatch.setattr(biostar_firewall.display, "verbosity", verbosity)
+    plugin = action()
+    result = plugin.run(task_vars={"biostar_host_role": "server", "ansible_connection": connection})
+    assert ("invocation" in result) is shown
+    if shown:
+        assert result["invocation"]["module_args"]["rules"][0]["port"] == 1470
+    assert result["ansible_facts"]["biostar_firewall_rules"][0]["port"] == 1470
 
 
 def test_windows_host_goes_through_the_win_firewall_ports_action():
