@@ -322,7 +322,7 @@ def faults_for(backend: str) -> List[Fault]:
             Fault(backend, "apply command (nft -f) fails", arm_tool("nft", "-f", corrupt), disarm, "execute",
                   REFUSED["nft"]),
             Fault(backend, "persistence: /etc/nftables.d is a full tmpfs", full_tmpfs("/etc/nftables.d"),
-                  unmount("/etc/nftables.d"), "persist", "No space left on device"),
+                  unmount("/etc/nftables.d"), "persist", r"No space left on device: '/etc/nftables\.d/[^'.]"),
             Fault(backend, "module killed before the apply", arm_tool("nft", "-f", "kill-before"), disarm, None,
                   KILLED),
             Fault(backend, "module killed after the apply, before persistence", arm_tool("nft", "-f", "kill-after"),
@@ -344,15 +344,15 @@ def faults_for(backend: str) -> List[Fault]:
         if backend == "iptables":
             found += [
                 Fault(backend, "persistence: /etc/iptables is a full tmpfs", full_tmpfs("/etc/iptables"),
-                      unmount("/etc/iptables"), "persist", "No space left on device"),
+                      unmount("/etc/iptables"), "persist", r"No space left on device: '/etc/iptables/rules\.v[46]'"),
                 Fault(backend, "persistence: rules.v6 read-only after rules.v4 was written",
                       read_only("/etc/iptables/rules.v6"), unmount("/etc/iptables/rules.v6"), "persist",
-                      "Device or resource busy|Read-only file system"),
+                      r"(Device or resource busy|Read-only file system): '/etc/iptables/rules\.v6'"),
             ]  # fmt: skip
         else:
             found += [
                 Fault(backend, "ufw rule files read-only (/etc/ufw)", read_only("/etc/ufw"), unmount("/etc/ufw"),
-                      "persist", "Read-only file system"),
+                      "persist", r"Read-only file system: '/etc/ufw/user6?\.rules'"),
             ]  # fmt: skip
     return found
 

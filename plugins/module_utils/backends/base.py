@@ -165,15 +165,20 @@ class LocalFiles(HostFiles):
         with contextlib.suppress(FileNotFoundError):
             mode = os.stat(path).st_mode & 0o7777
         # Write beside the target and rename, so a crash never leaves half a file.
-        handle, temp = tempfile.mkstemp(dir=directory, prefix=".biostar-")
+        temp = None
         try:
+            handle, temp = tempfile.mkstemp(dir=directory, prefix=".biostar-")
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(text)
             os.chmod(temp, mode)
             os.replace(temp, path)
-        except BaseException:
-            if os.path.exists(temp):
+        except BaseException as error:
+            if temp and os.path.exists(temp):
                 os.unlink(temp)
+            if isinstance(error, OSError) and error.errno is not None:
+                # Name the file the user knows: a full disk fails the write without a file
+                # name, and a refused temporary file would name a random one.
+                raise OSError(error.errno, error.strerror, path) from error
             raise
 
     def remove(self, path: str) -> None:

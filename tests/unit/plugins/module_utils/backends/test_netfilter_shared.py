@@ -1,8 +1,12 @@
 """Comment tags, rule splitting and reassembly shared by the nftables and iptables backends."""
 
+import errno
 import os
 import stat
+import tempfile
 from dataclasses import replace
+
+import pytest
 
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.base import LocalFiles
 from ansible_collections.biostar.hardening.plugins.module_utils.backends.netfilter import (
@@ -225,3 +229,40 @@ def test_nft_include_line_is_added_once_and_removed_with_its_marker():
     assert [(c.path, c.text) for c in changes] == [(INCLUDE, None), ("/etc/nftables.conf", conf)]
     changes, warnings = nft_changes({}, OWNER, "text\n")
     assert [c.path for c in changes] == [INCLUDE] and "nothing loads" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    "where, error",
+    [
+        ("write", OSError(errno.ENOSPC, "No space left on device")),
+        ("mkstemp", OSError(errno.EROFS, "Read-only file system", "/somewhere/.biostar-x1y2z3")),
+        ("replace", OSError(errno.EXDEV, "Invalid cross-device link", "/somewhere/.biostar-x", None, "/else")),
+    ],
+)
+def test_a_failed_write_names_the_file_and_leaves_the_old_one(tmp_path, monkeypatch, where, error):
+    """The messages users read (a full /etc/iptables said only "No space left on device")."""
+    files = LocalFiles()
+    path = str(tmp_path / "rules.v4")
+    files.write(path, "old\n")
+
+    def fail(*args, **kwargs):
+        raise error
+
+    if where == "write":
+        real_fdopen = os.fdopen
+
+        def full_disk(handle, *args, **kwargs):
+            stream = real_fdopen(handle, *args, **kwargs)
+            stream.write = fail
+            return stream
+
+        monkeypatch.setattr(os, "fdopen", full_disk)
+    else:
+        monkeypatch.setattr({"mkstemp": tempfile, "replace": os}[where], where, fail)
+    with pytest.raises(OSError) as caught:
+        files.write(path, "new\n")
+    assert str(caught.value) == "[Errno %d] %s: '%s'" % (error.errno, error.strerror, path)
+    assert caught.value.errno == error.errno
+    monkeypatch.undo()
+    assert files.read(path) == "old\n"
+    assert os.listdir(tmp_path) == ["rules.v4"]
