@@ -530,29 +530,39 @@ def test_references_are_read_from_the_files_local_ones_replacing_the_vendor_defa
     assert found == {"biostar-hardening-tcp1480", "ssh", "biostar-hardening-tcp1470", "http"}
 
 
+class Daemon:
+    """firewalld's permanent configuration as the helper asks for it (stopped: no runtime layer)."""
+
+    running = False
+
+    def default_zone(self):
+        return "public"
+
+    def names(self, layer, kind):
+        return {"zone": ["public", "internal"], "policy": ["userout"], "service": ["ssh"]}[kind]
+
+    def get(self, layer, kind, name):
+        rules = ['rule family="ipv4" service name="biostar-hardening-tcp1470" accept'] if name == "userout" else []
+        return {"services": ["ssh"] if name == "internal" else ["biostar-hardening-tcp1480"], "rich_rules": rules}
+
+
 @pytest.mark.parametrize(
-    "files, why",
+    "files, local, expected",
     [
-        ({"etc/zones/broken.xml": "<zone><service name='x'></zone>"}, "a file firewalld would skip"),
-        ({}, "no local folder: firewalld keeps its files elsewhere"),
+        ({"etc/zones/internal.xml": ZONE_XML % ("Internal", '<service name="http"/>')}, "etc", ["http"]),
+        # A file firewalld would skip: only the daemon knows what it loaded.
+        ({"etc/zones/broken.xml": "<zone><service name='x'></zone>"}, "etc", None),
+        # No local folder: firewalld keeps its files elsewhere.
+        ({}, "missing", None),
     ],
 )
-def test_references_fall_back_to_the_daemon_when_the_files_cannot_say(tmp_path, monkeypatch, files, why):
+def test_read_takes_references_from_the_files_or_else_from_the_daemon(tmp_path, monkeypatch, files, local, expected):
     firewalld_dirs(tmp_path, monkeypatch, files)
-    if not files:
-        monkeypatch.setattr(firewalld_helper, "CONFIG_DIRS", (str(tmp_path / "usr-lib"), str(tmp_path / "missing")))
-    assert firewalld_helper.references_on_disk(set()) is None, why
-
-    class Daemon:
-        def names(self, layer, kind):
-            return ["public", "internal"] if kind == "zone" else ["userout"]
-
-        def get(self, layer, kind, name):
-            rules = ['rule family="ipv4" service name="biostar-hardening-tcp1470" accept'] if name == "userout" else []
-            return {"services": ["ssh"] if name == "internal" else ["biostar-hardening-tcp1480"], "rich_rules": rules}
-
-    found = firewalld_helper.references_of(Daemon(), {("zone", "public")})
-    assert found == {"ssh", "biostar-hardening-tcp1480", "biostar-hardening-tcp1470"}
+    monkeypatch.setattr(firewalld_helper, "CONFIG_DIRS", (str(tmp_path / "usr-lib"), str(tmp_path / local)))
+    monkeypatch.setattr(firewalld_helper, "connect", lambda offline_allowed=True: Daemon())
+    answer = firewalld_helper.read({"owner": OWNER, "zone": None, "policy": OWNER, "offline": True})
+    from_daemon = ["biostar-hardening-tcp1470", "biostar-hardening-tcp1480", "ssh"]
+    assert answer["referenced"] == (expected or from_daemon)
 
 
 def test_read_owned_rebuilds_rules_from_services_rich_rules_and_the_policy():
